@@ -1,0 +1,1 @@
+"""Alerts: Block Kit formatting, the outbox and the Slack dispatcher."""

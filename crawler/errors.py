@@ -1,0 +1,101 @@
+"""One error tree for newswatch; the CLI translates each into a one-line message and exit code.
+
+    NewswatchError
+    ├── ConfigError            a config, sources or topic-pack file is wrong (file, field, fix)
+    ├── StorageError           the database cannot be reached or migrated
+    │   └── DatabaseLocked     another daemon holds the lock on this database
+    ├── FetchError             a page or feed could not be fetched
+    │   ├── BlockedURL         the URL or a redirect resolves to a refused (private) address
+    │   └── NotArticle         the body is not HTML / XHTML (PDF, binary, too large)
+    ├── ExtractionError        trafilatura found nothing usable (stored as a status, not raised past the pipeline)
+    ├── MatchingError          a topic pack could not be compiled
+    ├── AlertError             a Slack destination failed
+    │   ├── AlertPermanentError  invalid_auth, channel_not_found, msg_too_long …: do not retry
+    │   └── AlertRetryableError  429, 5xx, network: retry (carries retry_after seconds when given)
+    └── CrawlProcessError      a crawl subprocess crashed, was killed or timed out
+
+Expected failures (an empty extraction, a 404) become recorded statuses; these exceptions are
+for the caller that cannot carry on.
+"""
+
+from __future__ import annotations
+
+
+class NewswatchError(Exception):
+    """Base of every error newswatch raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(NewswatchError):
+    """A configuration file is invalid; the message names the file, the field and the fix."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None, field: str | None = None) -> None:
+        self.path = path
+        self.field = field
+        where = ""
+        if path:
+            where = f"{path}: "
+        if field:
+            where += f"{field}: "
+        super().__init__(f"{where}{message}")
+
+
+class StorageError(NewswatchError):
+    """The database cannot be reached, opened or migrated."""
+
+    exit_code = 3
+
+
+class DatabaseLocked(StorageError):
+    """Another newswatch daemon already runs against this database."""
+
+    exit_code = 4
+
+
+class FetchError(NewswatchError):
+    """A page or feed could not be fetched."""
+
+
+class BlockedURL(FetchError):
+    """The URL (or a redirect) resolves to an address this source may not reach."""
+
+
+class NotArticle(FetchError):
+    """The response is not an HTML/XHTML article (PDF, binary, oversized)."""
+
+
+class ExtractionError(NewswatchError):
+    """trafilatura could not extract usable text."""
+
+
+class MatchingError(NewswatchError):
+    """A topic pack could not be compiled into matchers."""
+
+    exit_code = 2
+
+
+class AlertError(NewswatchError):
+    """Sending an alert failed."""
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        self.reason = reason or message
+        super().__init__(message)
+
+
+class AlertPermanentError(AlertError):
+    """Slack refused the alert for a reason retrying cannot fix."""
+
+
+class AlertRetryableError(AlertError):
+    """Slack or the network failed transiently; retry later (after `retry_after` if given)."""
+
+    def __init__(self, message: str, *, reason: str = "", retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, reason=reason)
+
+
+class CrawlProcessError(NewswatchError):
+    """A crawl subprocess crashed, was killed, or exceeded its timeout."""
