@@ -1,0 +1,294 @@
+"""`newswatch matches …` (list, show, label, export) and `newswatch web` (the review page)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from crawler.cli.context import AppContext, pass_app
+from crawler.review import (
+    LABELS,
+    STATUSES,
+    MatchDetail,
+    MatchQuery,
+    MatchRow,
+    default_reviewer,
+    get_match,
+    label_match,
+    labelled_examples,
+    list_matches,
+    parse_when,
+    snippet_segments,
+)
+
+CSV_COLUMNS = (
+    "id", "created_at", "topic", "topic_label", "score", "threshold", "review_status",
+    "reviewed_by", "article_id", "title", "url", "source", "outlet", "published_at", "snippet",
+)  # fmt: skip
+
+
+class When(click.ParamType):
+    """An ISO date/datetime or a relative age such as 24h or 7d."""
+
+    name = "WHEN"
+
+    def __init__(self, *, end: bool = False) -> None:
+        self.end = end
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Parse the value into an aware UTC datetime."""
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_when(str(value), end=self.end)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _print_table(console: Console, rows: list[MatchRow]) -> None:
+    table = Table(show_lines=False, header_style="bold", expand=False)
+    for name, style in (("ID", "cyan"), ("Found (UTC)", ""), ("Topic", ""), ("Score", "")):
+        table.add_column(
+            name, style=style, no_wrap=True, justify="right" if name == "Score" else "left"
+        )
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Source")
+    table.add_column("Title", overflow="fold", ratio=1)
+    for r in rows:
+        table.add_row(
+            str(r.id), _when(r.created_at), r.topic, f"{r.score:.2f}", r.review_status,
+            Text(r.outlet or r.source or "—"), Text(r.title or r.url),
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"{len(rows)} match{'' if len(rows) == 1 else 'es'}", style="dim")
+
+
+def _write_rows(rows: list[MatchRow], fmt: str, out: TextIO) -> None:
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
+        return
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row.to_dict())
+
+
+@click.group("matches", invoke_without_command=True)
+@click.option("--topic", help="Only this topic (its id, e.g. courthouse_arrests).")
+@click.option(
+    "--since", type=When(), help="Found at or after: YYYY-MM-DD, ISO datetime, or 24h/7d."
+)
+@click.option("--until", type=When(end=True), help="Found before (a bare date includes that day).")
+@click.option("--source", help="Only articles from the source with this name.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only this review status.")
+@click.option("--min-score", type=float, help="Only matches scoring at least this.")
+@click.option("--search", help="Case-insensitive text in the title, article text or snippet.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table",
+    show_default=True, help="A table for people, JSON lines or CSV for scripts.",
+)  # fmt: skip
+@pass_app
+@click.pass_context
+def matches(
+    ctx: click.Context,
+    app: AppContext,
+    topic: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    source: str | None,
+    status: str | None,
+    min_score: float | None,
+    search: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
+    """List stored matches, newest first (and review them with the subcommands)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    query = MatchQuery(topic, since, until, source, status, min_score, search, limit)
+    with app.db.session() as session:
+        rows = list_matches(session, query)
+    if fmt == "table":
+        _print_table(app.console, rows)
+    else:
+        _write_rows(rows, fmt, click.get_text_stream("stdout"))
+
+
+def _require(detail: MatchDetail | None, match_id: int) -> MatchDetail:
+    if detail is None:
+        raise click.ClickException(f"there is no match with id {match_id}")
+    return detail
+
+
+def _marked_text(text: str, marks: list[tuple[int, int]]) -> Text:
+    out = Text()
+    for piece, is_marked in snippet_segments(text, marks):
+        out.append(piece, style="bold black on yellow" if is_marked else "")
+    return out
+
+
+def _show_detail(console: Console, d: MatchDetail) -> None:
+    a, m, x = d.article, d.row, d.explanation
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column(overflow="fold")
+    for label, value in (
+        ("Outlet", a.outlet or "—"), ("Source", a.source or "—"), ("Author", a.author or "—"),
+        ("Published", _when(a.published_at)), ("First seen", _when(a.first_seen_at)),
+        ("Matched", f"{_when(m.created_at)}  pack {d.pack_version}"), ("Link", a.url),
+        ("Topic", f"{m.topic_label or m.topic} ({m.topic})"),
+        ("Score", f"{m.score:.3f} (threshold {m.threshold:.3f})"),
+        ("Review", m.review_status + (f" by {m.reviewed_by}, {_when(d.reviewed_at)}"
+                                      if m.reviewed_by else "")
+                   + (f": {d.review_note}" if d.review_note else "")),
+    ):  # fmt: skip
+        facts.add_row(label, Text(value))
+    console.print(Panel(facts, title=Text(a.title or a.url, style="bold"), title_align="left"))
+    if m.snippet:
+        console.print(Panel(_marked_text(m.snippet, m.snippet_marks), title="Snippet"))
+    explanation = Table.grid(padding=(0, 2))
+    explanation.add_column(style="dim")
+    explanation.add_column(overflow="fold")
+    rules = x.get("rules")
+    if rules:
+        explanation.add_row("Rules", Text(json.dumps(rules, ensure_ascii=False, default=str)))
+    for name, value in (x.get("score_parts") or {}).items():
+        explanation.add_row(f"score: {name}", Text(str(value)))
+    for span in x.get("spans") or []:
+        if isinstance(span, dict):
+            where = f"{span.get('field', '?')} {span.get('start', '?')}–{span.get('end', '?')}"
+            explanation.add_row(
+                f"span {span.get('group', '')}", Text(f"{span.get('text')!s}  ({where})")
+            )
+    if x.get("near_misses"):
+        explanation.add_row("Near misses", Text(json.dumps(x["near_misses"], default=str)))
+    console.print(Panel(explanation, title="Explanation"))
+    entities = Table.grid(padding=(0, 2))
+    entities.add_column(style="dim")
+    entities.add_column(overflow="fold")
+    for kind, names in d.entities.items():
+        values = names if isinstance(names, list) else [names]
+        entities.add_row(kind, Text(", ".join(str(v) for v in values) or "—"))
+    console.print(Panel(entities, title="Entities"))
+    cluster = [Text(f"#{c.id} {c.title or c.url}  [{c.outlet or '—'}]  {c.url}") for c in d.cluster]
+    console.print(
+        Panel(Group(*cluster) if cluster else Text("no other article"), title="Story cluster")
+    )
+    alerts = [
+        Text(f"#{al.id} {al.kind} → {al.channel}: {al.status}"
+             + (f", sent {_when(al.sent_at)} ts {al.slack_ts}" if al.sent_at else "")
+             + (f", error: {al.last_error}" if al.last_error else ""))
+        for al in d.alerts
+    ]  # fmt: skip
+    console.print(Panel(Group(*alerts) if alerts else Text("none"), title="Alerts"))
+
+
+@matches.command("show")
+@click.argument("match_id", type=int)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_app
+def show(app: AppContext, match_id: int, fmt: str) -> None:
+    """Show one match: article, explanation, entities, story cluster and alerts."""
+    with app.db.session() as session:
+        detail = _require(get_match(session, match_id), match_id)
+    if fmt == "json":
+        from dataclasses import asdict
+
+        click.echo(json.dumps(asdict(detail), default=str, ensure_ascii=False, indent=2))
+        return
+    _show_detail(app.console, detail)
+
+
+@matches.command("label")
+@click.argument("match_id", type=int)
+@click.argument("label", type=click.Choice(LABELS))
+@click.option("--note", help="Why (kept with the review).")
+@click.option(
+    "--by", "reviewer", help="Who reviews (default: $NEWSWATCH_REVIEWER, else login name)."
+)
+@pass_app
+def label(
+    app: AppContext, match_id: int, label: str, note: str | None, reviewer: str | None
+) -> None:
+    """Label a match relevant, irrelevant or duplicate (kept in the review history)."""
+    who = (reviewer or "").strip() or default_reviewer()
+    with app.db.session() as session:
+        review = label_match(session, match_id, label, reviewer=who, note=note)
+    if review is None:
+        raise click.ClickException(f"there is no match with id {match_id}")
+    app.console.print(f"match {match_id} labelled [bold]{label}[/] by {escape(who)}")
+
+
+@matches.command("export")
+@click.option("--labelled", is_flag=True, help="Export the reviewed matches (required).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)  # fmt: skip
+@pass_app
+def export(app: AppContext, labelled: bool, output: Path | None) -> None:
+    """Write reviewed matches as JSON lines that `newswatch eval` reads, one per article."""
+    if not labelled:
+        raise click.UsageError("say --labelled: only reviewed matches carry labels to export")
+    with app.db.session() as session:
+        records = labelled_examples(session)
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if output is None:
+        click.get_text_stream("stdout").write(lines)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(lines, encoding="utf-8")
+    positives = sum(1 for r in records if r["labels"])
+    click.echo(
+        f"exported {len(records)} articles ({positives} relevant, "
+        f"{len(records) - positives} hard negatives)",
+        err=True,
+    )
+
+
+@click.command("web")
+@click.option("--host", help="Address to bind (default: web.host from the config, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: web.port, 8080).")
+@pass_app
+def web(app: AppContext, host: str | None, port: int | None) -> None:
+    """Serve the review web page (login required unless bound to loopback)."""
+    from crawler.web import create_app
+    from crawler.web.security import WebSecrets, check_exposure
+    from crawler.web.server import serve, server_name
+
+    settings = app.settings
+    host = host or settings.web.host
+    port = settings.web.port if port is None else port
+    secrets_ = WebSecrets.from_env()
+    check_exposure(host, secrets_)
+    flask_app = create_app(
+        app.db, settings, token=secrets_.token, password=secrets_.password,
+        secret_key=secrets_.secret_key,
+    )  # fmt: skip
+    shown = f"[{host}]" if ":" in host else host
+    login = "token/password login" if secrets_.token or secrets_.password else "no login (loopback)"
+    click.echo(f"serving the review page on http://{shown}:{port}/ with {server_name()}, {login}")
+    sys.stdout.flush()
+    serve(flask_app, host, port)
+
+
+commands: list[click.Command] = [matches, web]

@@ -1,0 +1,170 @@
+"""`make demo`: serve the bundled sample news site on 127.0.0.1 and run the real path on it.
+
+crawl (every kind of source) → extract → match → store in demo.db → alerts (console, or Slack
+when SLACK_BOT_TOKEN / SLACK_WEBHOOK_URL is set). Never needs the internet.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from crawler.sample_site.server import SampleSite, serve_pair
+
+DEMO_DIR = Path(".demo")
+DEMO_DB = Path("demo.db")
+
+
+def demo_config(main: SampleSite, wire: SampleSite, db_path: Path) -> str:
+    """The demo's newswatch.toml: one source of each kind, all on loopback."""
+    m, w = main.base_url, wire.base_url
+    allow = 'allow_private_hosts = ["127.0.0.1"]'
+    return f"""# Written by `make demo` for the sample site on this run's ports.
+[database]
+url = "sqlite:///{db_path.resolve()}"
+
+[crawl]
+contact_url = "https://example.org/newswatch-demo"
+autothrottle = false
+download_timeout = 10
+
+[alerts]
+alert_first_crawl = true   # the demo is a first crawl; a real deployment stays quiet here
+per_channel_interval = 0
+default_channel = "#newswatch-demo"
+
+[[sources]]
+name = "metro-rss"
+kind = "feed"
+outlet = "The Metro Ledger"
+urls = ["{m}/feeds/rss.xml"]
+{allow}
+
+[[sources]]
+name = "metro-atom"
+kind = "feed"
+outlet = "The Metro Ledger (Atom)"
+urls = ["{m}/feeds/atom.xml"]
+{allow}
+
+[[sources]]
+name = "metro-sitemap"
+kind = "sitemap"
+outlet = "The Metro Ledger (news sitemap)"
+urls = ["{m}/sitemap_index.xml"]
+{allow}
+
+[[sources]]
+name = "metro-sections"
+kind = "section"
+outlet = "The Metro Ledger (sections)"
+urls = ["{m}/section/immigration/", "{m}/section/courts/"]
+{allow}
+
+[[sources]]
+name = "news-search"
+kind = "search"
+outlet = "News search: ICE courthouse"
+urls = ["{m}/search/rss?q=ICE+courthouse", "{m}/search/rss?q=sanctuary"]
+{allow}
+
+[[sources]]
+name = "gdelt-sanctuary"
+kind = "gdelt"
+outlet = "GDELT: sanctuary"
+urls = ["{m}/gdelt/api/v2/doc/doc?query=sanctuary%20ICE&mode=ArtList&format=json"]
+{allow}
+
+[[sources]]
+name = "wire-feed"
+kind = "feed"
+outlet = "Coastal Wire"
+urls = ["{w}/feeds/rss.xml"]
+{allow}
+"""
+
+
+def _newswatch(config: Path, *args: str) -> int:
+    cmd = [sys.executable, "-m", "crawler", "--config", str(config), *args]
+    return subprocess.call(cmd)
+
+
+def report(console: Console, db_url: str, main: SampleSite, wire: SampleSite) -> bool:
+    """Print what was found against what the sample site says should be found."""
+    from crawler.storage.db import Database
+    from crawler.storage.models import Article, Match
+
+    expected = {}
+    for site in (main, wire):
+        for article in site.articles():
+            expected[article.url] = article
+    db = Database(db_url)
+    table = Table(title="matches in demo.db", show_lines=False)
+    for column in ("topic", "score", "outlet", "title", "why"):
+        table.add_column(column, overflow="fold")
+    found: dict[str, set[str]] = {}
+    with db.session() as session:
+        rows = session.execute(select(Match, Article).join(Article).order_by(Match.topic, Match.id))
+        for match, article in rows:
+            found.setdefault(article.url, set()).add(match.topic)
+            rules = ", ".join(match.rules.get("fired", [])[:3])
+            table.add_row(match.topic, f"{match.score:.2f}", article.site_name or "",
+                          (article.title or "")[:80], rules)
+        stored = session.scalar(select(Article.id).order_by(Article.id.desc()).limit(1)) or 0
+    console.print(table)
+    missed = [a for url, a in expected.items() if a.expected_topics and url not in found]
+    false_hits = [a for url, a in expected.items() if not a.expected_topics and url in found]
+    positives = sum(1 for a in expected.values() if a.expected_topics)
+    console.print(
+        f"stored {stored} pages; found {sum(1 for u in found if u in expected)} of "
+        f"{positives} positive articles; hard negatives matched: {len(false_hits)}"
+    )
+    for article in missed:
+        console.print(f"  [yellow]missed[/yellow] {article.title} ({article.kind})")
+    for article in false_hits:
+        console.print(f"  [red]false match[/red] {article.title} ({article.kind})")
+    db.dispose()
+    return not false_hits
+
+
+def main() -> int:
+    """Run the demo end to end; exit non-zero if any stage failed."""
+    console = Console(highlight=False)
+    DEMO_DIR.mkdir(exist_ok=True)
+    for leftover in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
+        leftover.unlink()
+    main_site, wire_site = serve_pair()
+    try:
+        config = DEMO_DIR / "newswatch.toml"
+        config.write_text(demo_config(main_site, wire_site, DEMO_DB), encoding="utf-8")
+        console.rule("newswatch demo")
+        console.print(f"sample site: {main_site.base_url}  (syndication partner: {wire_site.base_url})")
+        console.print(f"config: {config}   database: {DEMO_DB}\n")
+        crawl_code = _newswatch(config, "crawl")
+        console.rule("what newswatch found")
+        clean = report(console, f"sqlite:///{DEMO_DB.resolve()}", main_site, wire_site)
+        console.rule("alerts")
+        channel = ("Slack (bot token)" if os.environ.get("SLACK_BOT_TOKEN") else
+                   "Slack (webhook)" if os.environ.get("SLACK_WEBHOOK_URL") else
+                   "the console (set SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL to send to Slack)")
+        console.print(f"sending alerts to {channel}\n")
+        alert_code = _newswatch(config, "alerts", "send")
+    finally:
+        main_site.stop()
+        wire_site.stop()
+    console.rule("review")
+    console.print("Open the review page on the demo database:")
+    console.print(f"  .venv/bin/newswatch --config {config} web    → http://127.0.0.1:8080/")
+    console.print(f"  .venv/bin/newswatch --config {config} matches")
+    console.print(f"  datasette {DEMO_DB} -m datasette/metadata.json   (if Datasette is installed)")
+    return 0 if crawl_code == 0 and alert_code == 0 and clean else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,197 @@
+"""Article extraction with trafilatura (pure): HTML bytes in, `Extracted` or `ExtractFailure` out.
+
+Run it in worker processes, never threads: trafilatura and htmldate share one lxml parser.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode, resolve_encoding
+
+MIN_TEXT_CHARS = 200
+MAX_TREE_SIZE = 60_000
+_DATE_PARAMS = {
+    "extensive_search": True,
+    "original_date": True,
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+}
+_CANONICAL = re.compile(
+    rb"""<link\b[^>]*?\brel\s*=\s*["']?canonical["']?[^>]*>""", re.IGNORECASE | re.DOTALL
+)
+_HREF = re.compile(rb"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What trafilatura found in a page."""
+
+    title: str | None
+    text: str
+    author: str | None
+    published: datetime | None
+    sitename: str | None
+    language: str | None
+    description: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A picklable/JSON-friendly dict (dates as ISO strings)."""
+        data = asdict(self)
+        data["published"] = self.published.isoformat() if self.published else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Extracted:
+        """Inverse of `to_dict`."""
+        published = data.get("published")
+        return cls(**{**data, "published": parse_datetime(published) if published else None})
+
+
+@dataclass(frozen=True)
+class ExtractFailure:
+    """Why nothing usable came out (stored as the article's status reason)."""
+
+    status: str  # "empty" | "failed"
+    reason: str
+
+
+def _valid_encoding(name: str | None) -> str | None:
+    if not name:
+        return None
+    resolved = resolve_encoding(name)
+    if not resolved:
+        return None
+    try:
+        codecs.lookup(resolved)
+    except LookupError:
+        return None
+    return resolved
+
+
+def decode_html(body: bytes, header_encoding: str | None = None) -> tuple[str, str]:
+    """Decode a page: the first of header, BOM, `<meta charset>` that decodes cleanly wins.
+
+    A header that lies (says UTF-8 over windows-1252 bytes) must not garble the text, so every
+    candidate is tried strictly before falling back to w3lib's lenient detection.
+    """
+    candidates: list[str] = []
+    if body.startswith(codecs.BOM_UTF8):
+        candidates.append("utf-8-sig")
+    for name in (header_encoding, html_body_declared_encoding(body), "utf-8"):
+        resolved = _valid_encoding(name)
+        if resolved and resolved not in candidates:
+            candidates.append(resolved)
+    for name in candidates:
+        try:
+            return body.decode(name), name
+        except (UnicodeDecodeError, LookupError):
+            continue
+    encoding, text = html_to_unicode(
+        f"text/html; charset={header_encoding}" if header_encoding else None, body
+    )
+    return text, encoding
+
+
+def declared_canonical(body: bytes) -> str | None:
+    """The href of `<link rel="canonical">` in the raw page, if any."""
+    head = body[:200_000]
+    for tag in _CANONICAL.finditer(head):
+        href = _HREF.search(tag.group(0))
+        if href:
+            raw = next(g for g in href.groups() if g is not None)
+            return raw.decode("utf-8", "replace").strip() or None
+    return None
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    """Parse an ISO-like date/time; naive values are taken as UTC."""
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", text):
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+_OPTIONS: Any = None
+
+
+def _options(url: str | None) -> Any:
+    """trafilatura Extractor options (tree-size cap from its config), built once per process."""
+    global _OPTIONS
+    from trafilatura.settings import Extractor, use_config
+
+    if _OPTIONS is None:
+        config = use_config()
+        config["DEFAULT"]["MAX_TREE_SIZE"] = str(MAX_TREE_SIZE)
+        config["DEFAULT"]["EXTRACTION_TIMEOUT"] = "0"
+        _OPTIONS = Extractor(
+            config=config,
+            output_format="python",
+            comments=False,
+            tables=False,
+            with_metadata=True,
+            date_params=_DATE_PARAMS,
+        )
+    _OPTIONS.url = url
+    return _OPTIONS
+
+
+def extract_html(
+    html: bytes | str, url: str | None = None, header_encoding: str | None = None
+) -> Extracted | ExtractFailure:
+    """Extract title, text and metadata; failures are values, never exceptions."""
+    import trafilatura  # imported here so workers pay the import once, lazily
+
+    try:
+        text_html = decode_html(html, header_encoding)[0] if isinstance(html, bytes) else html
+        if not text_html.strip():
+            return ExtractFailure("empty", "empty page")
+        doc = trafilatura.bare_extraction(text_html, url=url, options=_options(url))
+    except Exception as exc:  # trafilatura/lxml can raise nearly anything on hostile input
+        return ExtractFailure("failed", f"extraction error: {type(exc).__name__}: {exc}"[:300])
+    if doc is None:
+        return ExtractFailure("empty", "trafilatura found no article text")
+    text = _clean(getattr(doc, "text", None)) or ""
+    if len(text) < MIN_TEXT_CHARS:
+        return ExtractFailure("empty", f"article text too short ({len(text)} characters)")
+    return Extracted(
+        title=_clean(doc.title),
+        text=text,
+        author=_clean(doc.author),
+        published=parse_datetime(_clean(doc.date)),
+        sitename=_clean(doc.sitename),
+        language=_clean(getattr(doc, "language", None)),
+        description=_clean(getattr(doc, "description", None)),
+    )
+
+
+def extract_to_dict(html: bytes, url: str | None, header_encoding: str | None) -> dict[str, Any]:
+    """Worker-process entry point: a picklable result (`ok` tells which kind)."""
+    result = extract_html(html, url, header_encoding)
+    if isinstance(result, Extracted):
+        return {"ok": True, **result.to_dict()}
+    return {"ok": False, "status": result.status, "reason": result.reason}
+
+
+def result_from_dict(data: dict[str, Any]) -> Extracted | ExtractFailure:
+    """Inverse of `extract_to_dict`."""
+    fields = dict(data)
+    if fields.pop("ok"):
+        return Extracted.from_dict(fields)
+    return ExtractFailure(fields["status"], fields["reason"])

@@ -1,0 +1,183 @@
+"""Per-crawl state shared by the spider, middlewares and pipeline stages, and the run recorder.
+
+One `CrawlContext` per Scrapy crawler (attached to it, not a global): the validated settings,
+the source, the database, the CrawlRun row and the counters that become its summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from twisted.internet import task
+
+from crawler.config import Settings, load_settings
+from crawler.sources import SourceConfig
+from crawler.storage import repo
+from crawler.storage.db import Database
+
+log = logging.getLogger(__name__)
+MAX_SAMPLES = 5
+TRANSIENT_ERRORS = frozenset({"dns", "connection", "timeout", "http_5xx", "http_429", "crashed"})
+
+
+@dataclass
+class CrawlContext:
+    """Everything one crawl of one source needs, created once by the spider."""
+
+    settings: Settings
+    source: SourceConfig
+    db: Database
+    source_id: int
+    run_id: int
+    first_crawl: bool
+    counters: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    error_samples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    feed_states: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
+    _matcher: Any = None
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add to a run counter (pages_fetched, new_articles, duplicates, skipped, matched, failed)."""
+        self.counters[name] += n
+
+    def record_error(self, kind: str, url: str, message: str) -> None:
+        """Count an error by kind and keep a few samples for the run record."""
+        self.errors[kind] += 1
+        self.counters["failed"] += 1
+        samples = self.error_samples[kind]
+        if len(samples) < MAX_SAMPLES:
+            samples.append(f"{url}: {message}"[:500])
+        log.warning("event=fetch_error source=%s kind=%s url=%s reason=%s",
+                    self.source.name, kind, url, message[:200])
+
+    @property
+    def had_transient_errors(self) -> bool:
+        """Whether a retry later could succeed where this run failed."""
+        return any(kind in TRANSIENT_ERRORS for kind in self.errors)
+
+    @property
+    def matcher(self) -> Any:
+        """The topic matcher, compiled once per crawl process."""
+        if self._matcher is None:
+            from crawler.matching import load_matcher
+
+            cfg = self.settings.matching
+            self._matcher = load_matcher(cfg.topic_packs, cfg.thresholds, cfg.disabled_topics)
+        return self._matcher
+
+    def flush(self) -> None:
+        """Write the counters to the CrawlRun row (progress for `crawl` and `status`)."""
+        with self.db.session() as session:
+            repo.update_run_progress(
+                session, self.run_id, dict(self.counters), dict(self.errors),
+                {k: list(v) for k, v in self.error_samples.items()},
+            )
+
+
+def apply_config(crawler: Crawler, settings: Settings) -> None:
+    """Copy the user's `[crawl]` settings onto the Scrapy settings of this crawler."""
+    cfg = settings.crawl
+    values: dict[str, Any] = {
+        "USER_AGENT": cfg.user_agent_string,
+        "ROBOTSTXT_OBEY": cfg.obey_robots_txt,
+        "CONCURRENT_REQUESTS": cfg.concurrent_requests,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": cfg.concurrent_requests_per_domain,
+        "DOWNLOAD_DELAY": cfg.download_delay,
+        "AUTOTHROTTLE_ENABLED": cfg.autothrottle,
+        "DOWNLOAD_TIMEOUT": cfg.download_timeout,
+        "RETRY_TIMES": cfg.retry_times,
+        "DOWNLOAD_MAXSIZE": cfg.max_page_bytes,
+    }
+    for key, value in values.items():
+        crawler.settings.set(key, value, priority="spider")
+
+
+def create_context(crawler: Crawler, source_name: str, run_id: int | None) -> CrawlContext:
+    """Load config, open the database, create (or adopt) the CrawlRun row."""
+    config_path = crawler.settings.get("NEWSWATCH_CONFIG") or os.environ.get("NEWSWATCH_CONFIG")
+    settings = load_settings(config_path)
+    source = settings.source(source_name)
+    db = Database(settings.database_url)
+    with db.session() as session:
+        row = repo.upsert_source(session, source)
+        first_crawl = row.first_crawl_finished_at is None
+        if run_id is None:
+            run_id = repo.create_run(session, row.id, trigger="manual", pid=os.getpid()).id
+        else:
+            repo.adopt_run(session, run_id, os.getpid())
+        source_id = row.id
+    ctx = CrawlContext(settings, source, db, source_id, run_id, first_crawl)
+    crawler.newswatch = ctx  # type: ignore[attr-defined]
+    apply_config(crawler, settings)
+    return ctx
+
+
+def get_context(crawler: Crawler) -> CrawlContext:
+    """The context the spider created for this crawler."""
+    ctx = getattr(crawler, "newswatch", None)
+    if ctx is None:
+        raise RuntimeError("newswatch components need a newswatch spider (no CrawlContext)")
+    return ctx  # type: ignore[no-any-return]
+
+
+class RunRecorder:
+    """Extension: flushes progress every second and writes the run's result when it closes."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.loop: task.LoopingCall | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunRecorder:
+        """Scrapy hook."""
+        return cls(crawler)
+
+    def spider_opened(self) -> None:
+        """Start the progress flusher."""
+        ctx = getattr(self.crawler, "newswatch", None)
+        if ctx is None:
+            return
+        self.loop = task.LoopingCall(self._flush_quietly, ctx)
+        self.loop.start(1.0, now=False)
+
+    @staticmethod
+    def _flush_quietly(ctx: CrawlContext) -> None:
+        try:
+            ctx.flush()
+        except Exception as exc:  # a progress write must never stop the crawl
+            log.warning("event=progress_flush_failed reason=%s", exc)
+
+    def spider_closed(self, reason: str) -> None:
+        """Record the run's final status, source health and feed validators."""
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        ctx = getattr(self.crawler, "newswatch", None)
+        if ctx is None:
+            return
+        ctx.flush()
+        fetched = ctx.counters["pages_fetched"] + ctx.counters["not_modified"]
+        if reason not in ("finished",):
+            status = "failed" if reason != "shutdown" else "killed"
+        elif ctx.errors and fetched == 0:
+            status = "failed"
+        elif ctx.errors:
+            status = "partial"
+        elif ctx.counters["not_modified"] and not ctx.counters["pages_fetched"]:
+            status = "not_modified"
+        else:
+            status = "ok"
+        with ctx.db.session() as session:
+            if not ctx.had_transient_errors:
+                repo.save_feed_states(session, ctx.feed_states)
+            repo.finish_run(session, ctx.run_id, status=status, message=f"closed: {reason}")
+        log.info("event=crawl_finished source=%s run_id=%s status=%s counters=%s errors=%s",
+                 ctx.source.name, ctx.run_id, status, dict(ctx.counters), dict(ctx.errors))
+        ctx.db.dispose()

@@ -1,0 +1,56 @@
+"""Scrapy settings for newswatch crawls: every component is wired here, nowhere else.
+
+Values that users tune live in newswatch.toml (`[crawl]`); `crawler.runtime.apply_config`
+copies them onto these defaults when a crawl starts.
+"""
+
+BOT_NAME = "newswatch"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# Politeness: robots.txt, a descriptive User-Agent (set from config), AutoThrottle, caps.
+ROBOTSTXT_OBEY = True
+USER_AGENT = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 5_000_000
+DOWNLOAD_WARNSIZE = 0
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+REDIRECT_MAX_TIMES = 5
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+DNS_TIMEOUT = 15
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+
+DOWNLOADER_MIDDLEWARES = {
+    # Refuse private/loopback/metadata addresses (and redirects to them) unless allowed.
+    "crawler.middlewares.NetworkGuardMiddleware": 50,
+    # Conditional requests for feeds and sitemaps (If-None-Match / If-Modified-Since).
+    "crawler.middlewares.ConditionalRequestMiddleware": 560,
+}
+
+EXTENSIONS = {
+    "crawler.runtime.RunRecorder": 100,
+}
+
+# The pipeline, one stage per module; each stage passes the item on or drops it.
+ITEM_PIPELINES = {
+    "crawler.pipelines.canonicalize.CanonicalizePipeline": 100,
+    "crawler.pipelines.dedup.DedupPipeline": 200,
+    "crawler.pipelines.prefilter.PrefilterPipeline": 300,
+    "crawler.pipelines.extract.ExtractPipeline": 400,
+    "crawler.pipelines.match.MatchPipeline": 500,
+    "crawler.pipelines.cluster.ClusterPipeline": 600,
+    "crawler.pipelines.store.StorePipeline": 900,
+}
