@@ -20,7 +20,7 @@ from crawler.sources import SourceConfig
 
 ENV_CONFIG = "NEWSWATCH_CONFIG"
 ENV_DATABASE_URL = "NEWSWATCH_DATABASE_URL"
-ENV_SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"
+ENV_SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
 ENV_SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
 DEFAULT_FILE = "newswatch.toml"
 
@@ -85,9 +85,12 @@ class MatchingConfig(_Strict):
     """Which topic packs and thresholds the matcher uses."""
 
     topic_packs: list[Path] = Field(
-        default_factory=list, description="Extra topic-pack TOML files (the built-in one always loads)."
+        default_factory=list,
+        description="Extra topic-pack TOML files (the built-in one always loads).",
     )
-    thresholds: dict[str, float] = Field(default_factory=dict, description="topic → score threshold")
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="topic → score threshold"
+    )
     disabled_topics: list[str] = Field(default_factory=list)
     prefilter: bool = Field(True, description="Skip extraction of pages with no topic term.")
 
@@ -114,13 +117,17 @@ class AlertsConfig(_Strict):
 
     default_channel: str = Field("#newswatch", description="Channel for topics without their own.")
     channels: dict[str, str] = Field(default_factory=dict, description="topic → channel")
-    health_channel: str | None = Field(None, description="Source-health alerts; default channel if unset.")
+    health_channel: str | None = Field(
+        None, description="Source-health alerts; default channel if unset."
+    )
     max_age_hours: float = Field(72.0, gt=0, description="Older articles are stored, not alerted.")
     alert_first_crawl: bool = Field(
         False, description="Alert what the first crawl of a new source finds."
     )
     hourly_cap: int = Field(20, ge=1, description="Messages per channel per hour before a digest.")
-    per_channel_interval: float = Field(1.0, ge=0, description="Seconds between two posts to a channel.")
+    per_channel_interval: float = Field(
+        1.0, ge=0, description="Seconds between two posts to a channel."
+    )
     max_attempts: int = Field(12, ge=1)
     backoff_base: float = Field(5.0, gt=0)
     backoff_max: float = Field(3600.0, gt=0)
@@ -142,8 +149,12 @@ class SchedulerConfig(_Strict):
     retention_interval: float = Field(86400.0, gt=0)
     grace_period: float = Field(30.0, ge=0, description="Seconds running crawls get on shutdown.")
     failure_alert_after: int = Field(3, ge=1, description="Failed runs in a row before alerting.")
-    quiet_alert_hours: float = Field(48.0, gt=0, description="Hours with no new article before alerting.")
-    backoff_max_factor: float = Field(8.0, ge=1, description="Cap on interval growth for failing sources.")
+    quiet_alert_hours: float = Field(
+        48.0, gt=0, description="Hours with no new article before alerting."
+    )
+    backoff_max_factor: float = Field(
+        8.0, ge=1, description="Cap on interval growth for failing sources."
+    )
 
 
 class LoggingConfig(_Strict):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crawler.sample_site.server import SampleSite, serve_pair
 
@@ -111,12 +111,17 @@ def report(console: Console, db_url: str, main: SampleSite, wire: SampleSite) ->
     found: dict[str, set[str]] = {}
     with db.session() as session:
         rows = session.execute(select(Match, Article).join(Article).order_by(Match.topic, Match.id))
-        for match, article in rows:
-            found.setdefault(article.url, set()).add(match.topic)
+        for match, row in rows:
+            found.setdefault(row.url, set()).add(match.topic)
             rules = ", ".join(match.rules.get("fired", [])[:3])
-            table.add_row(match.topic, f"{match.score:.2f}", article.site_name or "",
-                          (article.title or "")[:80], rules)
-        stored = session.scalar(select(Article.id).order_by(Article.id.desc()).limit(1)) or 0
+            table.add_row(
+                match.topic,
+                f"{match.score:.2f}",
+                row.site_name or "",
+                (row.title or "")[:80],
+                rules,
+            )
+        stored = session.scalar(select(func.count(Article.id))) or 0
     console.print(table)
     missed = [a for url, a in expected.items() if a.expected_topics and url not in found]
     false_hits = [a for url, a in expected.items() if not a.expected_topics and url in found]
@@ -144,15 +149,21 @@ def main() -> int:
         config = DEMO_DIR / "newswatch.toml"
         config.write_text(demo_config(main_site, wire_site, DEMO_DB), encoding="utf-8")
         console.rule("newswatch demo")
-        console.print(f"sample site: {main_site.base_url}  (syndication partner: {wire_site.base_url})")
+        console.print(
+            f"sample site: {main_site.base_url}  (syndication partner: {wire_site.base_url})"
+        )
         console.print(f"config: {config}   database: {DEMO_DB}\n")
         crawl_code = _newswatch(config, "crawl")
         console.rule("what newswatch found")
         clean = report(console, f"sqlite:///{DEMO_DB.resolve()}", main_site, wire_site)
         console.rule("alerts")
-        channel = ("Slack (bot token)" if os.environ.get("SLACK_BOT_TOKEN") else
-                   "Slack (webhook)" if os.environ.get("SLACK_WEBHOOK_URL") else
-                   "the console (set SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL to send to Slack)")
+        channel = (
+            "Slack (bot token)"
+            if os.environ.get("SLACK_BOT_TOKEN")
+            else "Slack (webhook)"
+            if os.environ.get("SLACK_WEBHOOK_URL")
+            else "the console (set SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL to send to Slack)"
+        )
         console.print(f"sending alerts to {channel}\n")
         alert_code = _newswatch(config, "alerts", "send")
     finally:

@@ -7,7 +7,7 @@
     ├── FetchError             a page or feed could not be fetched
     │   ├── BlockedURL         the URL or a redirect resolves to a refused (private) address
     │   └── NotArticle         the body is not HTML / XHTML (PDF, binary, too large)
-    ├── ExtractionError        trafilatura found nothing usable (stored as a status, not raised past the pipeline)
+    ├── ExtractionError        trafilatura found nothing usable (stored as a status)
     ├── MatchingError          a topic pack could not be compiled
     ├── AlertError             a Slack destination failed
     │   ├── AlertPermanentError  invalid_auth, channel_not_found, msg_too_long …: do not retry

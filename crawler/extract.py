@@ -15,7 +15,7 @@ from w3lib.encoding import html_body_declared_encoding, html_to_unicode, resolve
 
 MIN_TEXT_CHARS = 200
 MAX_TREE_SIZE = 60_000
-_DATE_PARAMS = {
+_DATE_PARAMS: dict[str, Any] = {
     "extensive_search": True,
     "original_date": True,
     "outputformat": "%Y-%m-%dT%H:%M:%S%z",
@@ -162,7 +162,7 @@ def extract_html(
         text_html = decode_html(html, header_encoding)[0] if isinstance(html, bytes) else html
         if not text_html.strip():
             return ExtractFailure("empty", "empty page")
-        doc = trafilatura.bare_extraction(text_html, url=url, options=_options(url))
+        doc: Any = trafilatura.bare_extraction(text_html, url=url, options=_options(url))
     except Exception as exc:  # trafilatura/lxml can raise nearly anything on hostile input
         return ExtractFailure("failed", f"extraction error: {type(exc).__name__}: {exc}"[:300])
     if doc is None:

@@ -44,8 +44,12 @@ def is_public_address(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     bad = (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-        or ip.is_multicast or ip.is_unspecified
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
     )
     if isinstance(ip, ipaddress.IPv6Address):
         bad = bad or ip.is_site_local
@@ -108,7 +112,10 @@ class ConditionalRequestMiddleware:
 
     def process_request(self, request: Request) -> None:
         """Add validators from the feed_states table to a discovery request."""
-        if not request.meta.get("newswatch_conditional") or "newswatch_previous_sha1" in request.meta:
+        if (
+            not request.meta.get("newswatch_conditional")
+            or "newswatch_previous_sha1" in request.meta
+        ):
             return
         ctx = get_context(self.crawler)
         with ctx.db.session() as session:
@@ -120,4 +127,3 @@ class ConditionalRequestMiddleware:
             request.headers.setdefault(b"If-None-Match", state.etag.encode("latin-1"))
         if state.last_modified:
             request.headers.setdefault(b"If-Modified-Since", state.last_modified.encode("latin-1"))
-

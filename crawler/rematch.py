@@ -62,8 +62,12 @@ def rematch_articles(
                     article.text, article.title = result.text, result.title or article.title
                     article.published_at = article.published_at or result.published
                     article.language = result.language
-                doc = Document(title=article.title or "", text=article.text or "",
-                               lang=article.language, url=article.url)
+                doc = Document(
+                    title=article.title or "",
+                    text=article.text or "",
+                    lang=article.language,
+                    url=article.url,
+                )
                 found = {r.topic: r for r in matcher.match(doc)}
                 existing = {m.topic for m in article.matches}
                 stats.stale_matches += len(existing - set(found))
@@ -79,8 +83,12 @@ def rematch_articles(
                         from alerts.outbox import enqueue_match_alerts
 
                         rows = enqueue_match_alerts(
-                            session, article=article, match=match, source=source,
-                            settings=settings, first_crawl=False,
+                            session,
+                            article=article,
+                            match=match,
+                            source=source,
+                            settings=settings,
+                            first_crawl=False,
                         )
                         stats.alerts += sum(1 for r in rows if r.status == "pending")
     return stats

@@ -8,6 +8,7 @@ record, which the parent closes with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -42,8 +43,15 @@ class RunOutcome:
 def crawl_command(source: SourceConfig, run_id: int) -> list[str]:
     """The command line of a crawl process."""
     return [
-        sys.executable, "-m", "scrapy", "crawl", source.spider,
-        "-a", f"source={source.name}", "-a", f"run_id={run_id}",
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        source.spider,
+        "-a",
+        f"source={source.name}",
+        "-a",
+        f"run_id={run_id}",
     ]
 
 
@@ -82,8 +90,12 @@ class CrawlProcess:
             start_new_session=True,
         )
         self.killed_reason: str | None = None
-        log.info("event=crawl_started source=%s run_id=%s pid=%s", source.name, self.run_id,
-                 self.proc.pid)
+        log.info(
+            "event=crawl_started source=%s run_id=%s pid=%s",
+            source.name,
+            self.run_id,
+            self.proc.pid,
+        )
 
     @property
     def pid(self) -> int:
@@ -105,10 +117,8 @@ class CrawlProcess:
             self.proc.wait()
 
     def _signal(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def wait(self, timeout: float | None, stop: threading.Event | None = None) -> RunOutcome:
         """Wait for the crawl (killing it at `timeout`), then close its run record."""
@@ -147,7 +157,11 @@ class CrawlProcess:
             status, message = "crashed", "crawl process exited without recording a result"
         with self.db.session() as session:
             closed = repo.finish_run(
-                session, self.run_id, status=status, message=message, exit_code=code,
+                session,
+                self.run_id,
+                status=status,
+                message=message,
+                exit_code=code,
                 only_if_running=True,
             )
             if closed is None:
@@ -155,8 +169,13 @@ class CrawlProcess:
                 assert run is not None
                 run.exit_code = code
             else:
-                log.warning("event=crawl_abnormal source=%s run_id=%s status=%s exit_code=%s",
-                            self.source.name, self.run_id, status, code)
+                log.warning(
+                    "event=crawl_abnormal source=%s run_id=%s status=%s exit_code=%s",
+                    self.source.name,
+                    self.run_id,
+                    status,
+                    code,
+                )
                 run = closed
             summary = repo.run_summary(run)
         return RunOutcome(self.source.name, self.run_id, str(summary["status"]), code, summary)

@@ -43,7 +43,7 @@ class CrawlContext:
     _matcher: Any = None
 
     def count(self, name: str, n: int = 1) -> None:
-        """Add to a run counter (pages_fetched, new_articles, duplicates, skipped, matched, failed)."""
+        """Add to a run counter (pages_fetched, new_articles, duplicates, skipped, failed…)."""
         self.counters[name] += n
 
     def record_error(self, kind: str, url: str, message: str) -> None:
@@ -53,8 +53,13 @@ class CrawlContext:
         samples = self.error_samples[kind]
         if len(samples) < MAX_SAMPLES:
             samples.append(f"{url}: {message}"[:500])
-        log.warning("event=fetch_error source=%s kind=%s url=%s reason=%s",
-                    self.source.name, kind, url, message[:200])
+        log.warning(
+            "event=fetch_error source=%s kind=%s url=%s reason=%s",
+            self.source.name,
+            kind,
+            url,
+            message[:200],
+        )
 
     @property
     def had_transient_errors(self) -> bool:
@@ -75,7 +80,10 @@ class CrawlContext:
         """Write the counters to the CrawlRun row (progress for `crawl` and `status`)."""
         with self.db.session() as session:
             repo.update_run_progress(
-                session, self.run_id, dict(self.counters), dict(self.errors),
+                session,
+                self.run_id,
+                dict(self.counters),
+                dict(self.errors),
                 {k: list(v) for k, v in self.error_samples.items()},
             )
 
@@ -178,6 +186,12 @@ class RunRecorder:
             if not ctx.had_transient_errors:
                 repo.save_feed_states(session, ctx.feed_states)
             repo.finish_run(session, ctx.run_id, status=status, message=f"closed: {reason}")
-        log.info("event=crawl_finished source=%s run_id=%s status=%s counters=%s errors=%s",
-                 ctx.source.name, ctx.run_id, status, dict(ctx.counters), dict(ctx.errors))
+        log.info(
+            "event=crawl_finished source=%s run_id=%s status=%s counters=%s errors=%s",
+            ctx.source.name,
+            ctx.run_id,
+            status,
+            dict(ctx.counters),
+            dict(ctx.errors),
+        )
         ctx.db.dispose()

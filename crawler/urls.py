@@ -9,10 +9,34 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 # Query parameters that only track the reader: never part of an article's identity.
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid",
-        "igshid", "_ga", "_gl", "ocid", "cmpid", "ref_src", "ref_url", "smid", "smtyp",
-        "s_cid", "sr_share", "taid", "utm", "mkt_tok", "vero_id", "spm",
-        "__twitter_impression", "at_medium", "at_campaign",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "_ga",
+        "_gl",
+        "ocid",
+        "cmpid",
+        "ref_src",
+        "ref_url",
+        "smid",
+        "smtyp",
+        "s_cid",
+        "sr_share",
+        "taid",
+        "utm",
+        "mkt_tok",
+        "vero_id",
+        "spm",
+        "__twitter_impression",
+        "at_medium",
+        "at_campaign",
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "at_", "oly_")
@@ -37,7 +61,9 @@ def canonicalize(url: str, base: str | None = None) -> str:
     if ":" in (parts.hostname or "") and not host.startswith("["):  # IPv6 literal
         host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
     path = _MULTI_SLASH.sub("/", parts.path) or "/"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    ]
     query.sort()
     return urlunsplit((scheme, host, path, urlencode(query, doseq=True), ""))
 

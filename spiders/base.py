@@ -60,6 +60,12 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
     return "error", f"{type(exc).__name__}: {exc}"[:300]
 
 
+def header(response: Response, name: bytes) -> str:
+    """A response header as text ('' when absent)."""
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else ""
+
+
 def body_sha1(body: bytes) -> str:
     """Hash of a feed body, to skip parsing an unchanged one."""
     return hashlib.sha1(body, usedforsecurity=False).hexdigest()
@@ -81,14 +87,12 @@ class NewsSpider(scrapy.Spider):
         ctx = create_context(crawler, source, int(run_id) if run_id else None)
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.ctx = ctx
-        spider.allowed_domains = []  # checked per article by the source instead
+        # Domains are checked per article against the source (OffsiteMiddleware stays idle).
         return spider  # type: ignore[no-any-return]
 
     # -- article requests -------------------------------------------------------------------
 
-    def article_requests(
-        self, entries: Iterable[dict[str, Any]], via: str
-    ) -> list[Request]:
+    def article_requests(self, entries: Iterable[dict[str, Any]], via: str) -> list[Request]:
         """Requests for the entries not stored yet, within the source's domains and limits.
 
         Each entry has `url` and optionally `title`, `published` (datetime), `guid`, `feed_url`.
@@ -106,7 +110,7 @@ class NewsSpider(scrapy.Spider):
         with self.ctx.db.session() as session:
             seen = repo.seen_urls(session, by_url)
         self.ctx.count("duplicates", len(seen))
-        requests = []
+        requests: list[Request] = []
         for canonical, entry in by_url.items():
             if canonical in seen:
                 continue
@@ -128,7 +132,10 @@ class NewsSpider(scrapy.Spider):
             }
         }
         return Request(
-            entry["url"], callback=self.parse_article, errback=self.on_error, meta=meta,
+            entry["url"],
+            callback=self.parse_article,
+            errback=self.on_error,
+            meta=meta,
             priority=1,
         )
 
@@ -136,7 +143,7 @@ class NewsSpider(scrapy.Spider):
         """Turn an article response into an item (non-HTML bodies are recorded and skipped)."""
         self.ctx.count("pages_fetched")
         entry = response.meta.get("newswatch_entry", {})
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+        content_type = header(response, b"Content-Type").lower()
         mime = content_type.split(";")[0].strip()
         if mime and mime not in HTML_TYPES:
             self.ctx.record_error("not_html", response.url, f"content type {mime}")
@@ -171,7 +178,11 @@ class NewsSpider(scrapy.Spider):
     def discovery_request(self, url: str, callback: Any, **meta: Any) -> Request:
         """A request for a feed/sitemap/section page, conditional on its last validators."""
         return Request(
-            url, callback=callback, errback=self.on_error, dont_filter=True, priority=10,
+            url,
+            callback=callback,
+            errback=self.on_error,
+            dont_filter=True,
+            priority=10,
             meta={"newswatch_conditional": True, "handle_httpstatus_list": [304], **meta},
         )
 
@@ -182,11 +193,9 @@ class NewsSpider(scrapy.Spider):
             return True
         digest = body_sha1(response.body)
         previous = response.meta.get("newswatch_previous_sha1")
-        etag = response.headers.get(b"ETag")
-        last_modified = response.headers.get(b"Last-Modified")
         self.ctx.feed_states[response.url] = (
-            etag.decode("latin-1") if etag else None,
-            last_modified.decode("latin-1") if last_modified else None,
+            header(response, b"ETag") or None,
+            header(response, b"Last-Modified") or None,
             digest,
         )
         if previous and previous == digest:

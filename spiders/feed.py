@@ -11,7 +11,7 @@ from typing import Any
 import feedparser
 from scrapy.http import Request, Response
 
-from spiders.base import NewsSpider
+from spiders.base import NewsSpider, header
 
 JSON_TYPES = ("application/feed+json", "application/json")
 
@@ -46,22 +46,32 @@ def parse_json_feed(body: bytes, feed_url: str) -> list[dict[str, Any]]:
             continue
         url = item.get("url") or item.get("external_url")
         if isinstance(url, str):
-            entries.append({
-                "url": url,
-                "title": item.get("title") if isinstance(item.get("title"), str) else None,
-                "published": _parse_iso(item.get("date_published") or item.get("date_modified")),
-                "guid": str(item.get("id")) if item.get("id") is not None else None,
-                "feed_url": feed_url,
-            })
+            entries.append(
+                {
+                    "url": url,
+                    "title": item.get("title") if isinstance(item.get("title"), str) else None,
+                    "published": _parse_iso(
+                        item.get("date_published") or item.get("date_modified")
+                    ),
+                    "guid": str(item.get("id")) if item.get("id") is not None else None,
+                    "feed_url": feed_url,
+                }
+            )
     return entries
 
 
-def parse_xml_feed(body: bytes, feed_url: str, content_type: str = "") -> tuple[list[dict[str, Any]], str | None]:
+def parse_xml_feed(
+    body: bytes, feed_url: str, content_type: str = ""
+) -> tuple[list[dict[str, Any]], str | None]:
     """Entries of an RSS/Atom/RDF feed and, when it is broken, feedparser's complaint."""
     parsed = feedparser.parse(
-        body, response_headers={"content-type": content_type or "application/xml",
-                                "content-location": feed_url},
-        sanitize_html=False, resolve_relative_uris=False,
+        body,
+        response_headers={
+            "content-type": content_type or "application/xml",
+            "content-location": feed_url,
+        },
+        sanitize_html=False,
+        resolve_relative_uris=False,
     )
     problem = None
     if parsed.get("bozo"):
@@ -76,13 +86,17 @@ def parse_xml_feed(body: bytes, feed_url: str, content_type: str = "") -> tuple[
             url = entry.get("id")
         if not url:
             continue
-        entries.append({
-            "url": url,
-            "title": entry.get("title"),
-            "published": _struct_to_datetime(entry.get("published_parsed") or entry.get("updated_parsed")),
-            "guid": entry.get("id"),
-            "feed_url": feed_url,
-        })
+        entries.append(
+            {
+                "url": url,
+                "title": entry.get("title"),
+                "published": _struct_to_datetime(
+                    entry.get("published_parsed") or entry.get("updated_parsed")
+                ),
+                "guid": entry.get("id"),
+                "feed_url": feed_url,
+            }
+        )
     return entries, problem
 
 
@@ -101,7 +115,7 @@ class FeedSpider(NewsSpider):
         """Parse the feed (unless unchanged) and request the articles not seen yet."""
         if self.unchanged(response):
             return
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+        content_type = header(response, b"Content-Type").lower()
         body = response.body
         entries: list[dict[str, Any]]
         if any(t in content_type for t in JSON_TYPES) or body.lstrip()[:1] == b"{":
@@ -117,7 +131,9 @@ class FeedSpider(NewsSpider):
                 return
             if problem:
                 self.ctx.count("feed_recovered")
-                self.logger.warning("event=feed_recovered url=%s problem=%s", response.url, problem[:200])
+                self.logger.warning(
+                    "event=feed_recovered url=%s problem=%s", response.url, problem[:200]
+                )
         via = "search" if self.ctx.source.kind == "search" else "feed"
         if via == "search":
             for entry in entries:

@@ -41,13 +41,17 @@ _real_connect_ex = socket.socket.connect_ex
 
 def _guarded_connect(self: socket.socket, address: Any) -> Any:
     if not _is_loopback(address):
-        raise AssertionError(f"test tried to open a socket to {address!r}: only loopback is allowed")
+        raise AssertionError(
+            f"test tried to open a socket to {address!r}: only loopback is allowed"
+        )
     return _real_connect(self, address)
 
 
 def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
     if not _is_loopback(address):
-        raise AssertionError(f"test tried to open a socket to {address!r}: only loopback is allowed")
+        raise AssertionError(
+            f"test tried to open a socket to {address!r}: only loopback is allowed"
+        )
     return _real_connect_ex(self, address)
 
 
@@ -69,7 +73,7 @@ def postgres_available() -> str | None:
         return f"PostgreSQL not reachable at {PG_URL}: {str(exc).splitlines()[0]}"
 
 
-_PG_REASON: str | None | bool = False
+_PG_REASON: str | bool | None = False
 
 
 def require_postgres() -> None:

@@ -38,11 +38,17 @@ def config_check(app: AppContext) -> None:
     matcher = load_matcher(cfg.topic_packs, cfg.thresholds, cfg.disabled_topics)
     app.console.print(f"[green]ok[/green] {where}")
     app.console.print(f"  database: {_safe_url(settings.database_url)}")
-    app.console.print(f"  sources: {len(settings.sources)} "
-                      f"({sum(s.enabled for s in settings.sources)} enabled)")
+    app.console.print(
+        f"  sources: {len(settings.sources)} ({sum(s.enabled for s in settings.sources)} enabled)"
+    )
     app.console.print(f"  topics: {', '.join(matcher.topics)} (pack {matcher.pack_version})")
-    slack = ("bot token" if settings.slack.bot_token else "webhook" if settings.slack.webhook_url
-             else "console (no SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL set)")
+    slack = (
+        "bot token"
+        if settings.slack.bot_token
+        else "webhook"
+        if settings.slack.webhook_url
+        else "console (no SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL set)"
+    )
     app.console.print(f"  alerts: {slack}")
 
 
@@ -83,37 +89,63 @@ def _progress_table(procs: list[CrawlProcess], runs: dict[int, CrawlRun]) -> Tab
 
 def _summary_table(outcomes: list[RunOutcome]) -> Table:
     table = Table(title="crawl summary")
-    for column in ("source", "status", "fetched", "new", "dupes", "skipped", "matched", "failed",
-                   "errors"):
-        table.add_column(column, justify="right" if column not in ("source", "status", "errors")
-                         else "left")
+    for column in (
+        "source",
+        "status",
+        "fetched",
+        "new",
+        "dupes",
+        "skipped",
+        "matched",
+        "failed",
+        "errors",
+    ):
+        table.add_column(
+            column, justify="right" if column not in ("source", "status", "errors") else "left"
+        )
     for o in outcomes:
         s = o.summary
         errors = ", ".join(f"{k}={v}" for k, v in dict(s.get("errors") or {}).items())  # type: ignore[call-overload]
         color = {"ok": "green", "partial": "yellow", "not_modified": "green"}.get(o.status, "red")
-        table.add_row(o.source, f"[{color}]{o.status}[/{color}]", str(s["pages_fetched"]),
-                      str(s["new_articles"]), str(s["duplicates"]), str(s["skipped"]),
-                      str(s["matched"]), str(s["failed"]), errors or "-")
+        table.add_row(
+            o.source,
+            f"[{color}]{o.status}[/{color}]",
+            str(s["pages_fetched"]),
+            str(s["new_articles"]),
+            str(s["duplicates"]),
+            str(s["skipped"]),
+            str(s["matched"]),
+            str(s["failed"]),
+            errors or "-",
+        )
     return table
 
 
 @click.command("crawl")
 @click.option("--source", "source_names", multiple=True, help="Only this source (repeatable).")
-@click.option("--timeout", type=float, help="Seconds per source (default: scheduler.crawl_timeout).")
+@click.option(
+    "--timeout", type=float, help="Seconds per source (default: scheduler.crawl_timeout)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
-def crawl(app: AppContext, source_names: tuple[str, ...], timeout: float | None,
-          as_json: bool) -> None:
+def crawl(
+    app: AppContext, source_names: tuple[str, ...], timeout: float | None, as_json: bool
+) -> None:
     """Crawl the sources once, with a live progress line and a per-source summary.
 
     Exits non-zero when every source failed.
     """
     settings = app.settings
-    sources = ([settings.source(n) for n in source_names] if source_names
-               else [s for s in settings.sources if s.enabled])
+    sources = (
+        [settings.source(n) for n in source_names]
+        if source_names
+        else [s for s in settings.sources if s.enabled]
+    )
     if not sources:
-        raise ConfigError("no sources to crawl: add [[sources]] to the config file",
-                          path=str(settings.path) if settings.path else None)
+        raise ConfigError(
+            "no sources to crawl: add [[sources]] to the config file",
+            path=str(settings.path) if settings.path else None,
+        )
     db = app.db
     limit = timeout if timeout is not None else settings.scheduler.crawl_timeout
     procs: list[CrawlProcess] = []

@@ -16,7 +16,9 @@ class MatchPipeline(Stage):
             return item
         ex = item.extracted
         doc = Document(
-            title=ex.title or item.feed_title or "", text=ex.text, lang=ex.language,
+            title=ex.title or item.feed_title or "",
+            text=ex.text,
+            lang=ex.language,
             url=item.canonical_url,
         )
         item.matches = self.ctx.matcher.match(doc)

@@ -1,4 +1,4 @@
-"""Stage 7: store the article, its raw HTML, its matches and their outbox rows in ONE transaction."""
+"""Stage 7: store the article, raw HTML, matches and their outbox rows in ONE transaction."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import hashlib
 import logging
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from scrapy.exceptions import DropItem
+from sqlalchemy.exc import IntegrityError
 
 from crawler.items import ArticleItem
 from crawler.pipelines.base import Stage
@@ -74,14 +74,22 @@ class StorePipeline(Stage):
                     session.add(match)
                     session.flush()
                     _enqueue_alerts(
-                        session, article=article, match=match, source=source,
-                        settings=ctx.settings, first_crawl=ctx.first_crawl,
+                        session,
+                        article=article,
+                        match=match,
+                        source=source,
+                        settings=ctx.settings,
+                        first_crawl=ctx.first_crawl,
                     )
         except IntegrityError as exc:
             ctx.count("duplicates")
             raise DropItem(f"stored concurrently: {item.canonical_url}") from exc
         ctx.count("new_articles")
         if item.status != "extracted":
-            log.info("event=article_not_extracted url=%s status=%s reason=%s",
-                     item.canonical_url, item.status, item.status_reason)
+            log.info(
+                "event=article_not_extracted url=%s status=%s reason=%s",
+                item.canonical_url,
+                item.status,
+                item.status_reason,
+            )
         return item

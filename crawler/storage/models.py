@@ -7,7 +7,7 @@ Timestamps are timezone-aware UTC (`UTCDateTime` normalises SQLite's naive value
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -63,7 +63,10 @@ JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 class Base(DeclarativeBase):
     """Declarative base for every newswatch table."""
 
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONType,
+    }
 
 
 class Source(Base):
@@ -158,7 +161,9 @@ class Article(Base):
     source_id: Mapped[int | None] = mapped_column(
         ForeignKey("sources.id", ondelete="SET NULL"), index=True
     )
-    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    crawl_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="SET NULL")
+    )
     discovered_via: Mapped[str | None] = mapped_column(String(40))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -210,7 +215,9 @@ class ArticleRevision(Base):
     __tablename__ = "article_revisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
     detected_at: Mapped[datetime] = mapped_column(default=utcnow)
     previous_title: Mapped[str | None] = mapped_column(Text)
     previous_text: Mapped[str | None] = mapped_column(Text)
@@ -225,7 +232,9 @@ class Match(Base):
     __table_args__ = (UniqueConstraint("article_id", "topic", name="uq_matches_article_topic"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
     topic: Mapped[str] = mapped_column(String(80), index=True)
     topic_label: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float] = mapped_column(Float)
@@ -276,7 +285,9 @@ class Alert(Base):
         ForeignKey("matches.id", ondelete="CASCADE"), index=True
     )
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("story_clusters.id", ondelete="SET NULL"))
+    cluster_id: Mapped[int | None] = mapped_column(
+        ForeignKey("story_clusters.id", ondelete="SET NULL")
+    )
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     topic: Mapped[str | None] = mapped_column(String(80))
     channel: Mapped[str] = mapped_column(String(200))
@@ -291,7 +302,9 @@ class Alert(Base):
     sent_at: Mapped[datetime | None]
     slack_ts: Mapped[str | None] = mapped_column(String(40))
     thread_ts: Mapped[str | None] = mapped_column(String(40))
-    parent_alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    parent_alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="SET NULL")
+    )
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
