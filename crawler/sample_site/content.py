@@ -196,18 +196,23 @@ def load_specs(directory: Path = ARTICLES_DIR) -> list[ArticleSpec]:
     return specs
 
 
-def place(spec: ArticleSpec, *, base_url: str, now: datetime, published: datetime | None = None) -> Article:
-    """Place a spec in time (published = now - age_hours unless given) at `base_url`."""
-    when = published or now - timedelta(hours=spec.age_hours)
-    when = when.astimezone(UTC).replace(microsecond=0)
-    if spec.updated_hours is not None and published is None:
-        modified = (now - timedelta(hours=spec.updated_hours)).astimezone(UTC).replace(microsecond=0)
-        modified = max(modified, when)
-    else:
-        modified = when
+def place(
+    spec: ArticleSpec,
+    *,
+    base_url: str,
+    now: datetime,
+    published: datetime | None = None,
+    modified: datetime | None = None,
+) -> Article:
+    """Place a spec in time at `base_url`: published = now - age_hours unless given."""
+    when = (published or now - timedelta(hours=spec.age_hours)).astimezone(UTC)
+    when = when.replace(microsecond=0)
+    if modified is None and spec.updated_hours is not None and published is None:
+        modified = now - timedelta(hours=spec.updated_hours)
+    changed = max(when, (modified or when).astimezone(UTC).replace(microsecond=0))
     values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(ArticleSpec)}
     path = article_path(spec.section, when, spec.slug)
-    return Article(**values, url=base_url + path, published=when, modified=modified)
+    return Article(**values, url=base_url + path, published=when, modified=changed)
 
 
 def newest_first(articles: Iterable[Article]) -> list[Article]:

@@ -202,6 +202,7 @@ def body_paragraphs(article: Article, tag: str = "p") -> str:
     """The article body as escaped paragraphs; a trailing correction gets its own class."""
     out = []
     for text in article.paragraphs:
-        cls = ' class="correction"' if text.lower().startswith(("correction:", "corrección:")) else ""
+        note = text.lower().startswith(("correction:", "corrección:"))
+        cls = ' class="correction"' if note else ""
         out.append(f"<{tag}{cls}>{esc(text)}</{tag}>")
     return "\n".join(out)

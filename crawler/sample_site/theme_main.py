@@ -45,8 +45,10 @@ def _head(ctx: PageContext, title: str, extra: str = "", lang: str = "en") -> st
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{esc(title)} | {esc(ctx.info.outlet)}</title>
 <link rel="stylesheet" href="/static/site.css">
-<link rel="alternate" type="application/rss+xml" title="{esc(ctx.info.outlet)}" href="/feeds/rss.xml">
-<link rel="alternate" type="application/atom+xml" title="{esc(ctx.info.outlet)}" href="/feeds/atom.xml">
+<link rel="alternate" type="application/rss+xml" title="{esc(ctx.info.outlet)}"
+  href="/feeds/rss.xml">
+<link rel="alternate" type="application/atom+xml" title="{esc(ctx.info.outlet)}"
+  href="/feeds/atom.xml">
 <link rel="alternate" type="application/feed+json" title="{esc(ctx.info.outlet)}" href="/feed.json">
 {extra}
 <script>window.dataLayer = window.dataLayer || []; dataLayer.push({{"page": "ledger"}});</script>
@@ -63,7 +65,8 @@ def _header(ctx: PageContext) -> str:
   <div class="masthead"><a class="logo" href="/">{esc(ctx.info.outlet)}</a>
   <span class="tagline">{esc(ctx.info.tagline)}</span></div>
   <div class="utility"><a href="/login/">Log in</a> <a href="/subscribe/">Subscribe</a>
-  <form class="search" action="/search/" method="get"><input name="q" aria-label="Search"></form></div>
+  <form class="search" action="/search/" method="get">
+    <input name="q" aria-label="Search"></form></div>
   <nav class="primary-nav" aria-label="Sections">
   <ul>
 {links}
@@ -75,7 +78,10 @@ def _header(ctx: PageContext) -> str:
 def _footer(ctx: PageContext) -> str:
     partner = ""
     if ctx.peer_base_url and ctx.peer_outlet:
-        partner = f'<li><a href="{esc(ctx.peer_base_url)}/">Our wire partner: {esc(ctx.peer_outlet)}</a></li>'
+        partner = (
+            f'<li><a href="{esc(ctx.peer_base_url)}/">'
+            f"Our wire partner: {esc(ctx.peer_outlet)}</a></li>"
+        )
     return f"""<footer class="site-footer">
   <ul class="footer-links">
     <li><a href="/about/">About us</a></li>
@@ -113,6 +119,7 @@ class MainTheme:
                 f"{esc(display_date(article.modified, article.lang))}</time></span>"
             )
         caption = f"{article.summary} (Photo: {ctx.info.outlet} staff)"
+        when = esc(display_date(article.published, article.lang))
         return f"""{_head(ctx, article.title, head_meta(ctx, article), article.lang)}
 {_header(ctx)}
 <main id="content">
@@ -128,7 +135,8 @@ class MainTheme:
     <h1 itemprop="headline">{esc(article.title)}</h1>
     <p class="dek">{esc(article.summary)}</p>
     <p class="byline">By <span class="author" itemprop="author">{esc(article.author)}</span>
-    <time datetime="{rfc3339(article.published)}" itemprop="datePublished">{esc(display_date(article.published, article.lang))}</time>{updated}</p>
+    <time datetime="{rfc3339(article.published)}"
+      itemprop="datePublished">{when}</time>{updated}</p>
   </header>
   <figure class="lead-image">
     <img src="{esc(image_url(ctx, article))}" alt="{esc(article.title)}" width="1200" height="675">
@@ -168,9 +176,11 @@ class MainTheme:
             items = '  <li class="empty">No stories here yet.</li>'
         pager = []
         if listing.page > 1:
-            pager.append(f'<a rel="prev" href="{esc(listing.path)}?page={listing.page - 1}">Newer</a>')
+            prev = f"{esc(listing.path)}?page={listing.page - 1}"
+            pager.append(f'<a rel="prev" href="{prev}">Newer</a>')
         if listing.has_next:
-            pager.append(f'<a rel="next" href="{esc(listing.path)}?page={listing.page + 1}">Older</a>')
+            nxt = f"{esc(listing.path)}?page={listing.page + 1}"
+            pager.append(f'<a rel="next" href="{nxt}">Older</a>')
         tags = " ".join(f'<a class="tag" href="/tag/{t}/">{esc(t)}</a>' for t in TAGS)
         intro = f'<p class="intro">{esc(listing.intro)}</p>' if listing.intro else ""
         return f"""{_head(ctx, listing.title)}

@@ -40,14 +40,17 @@ def _top(ctx: PageContext, title: str, extra: str = "", lang: str = "en") -> str
 <title>{esc(title)} - {esc(ctx.info.outlet)}</title>
 <meta name="generator" content="WireDesk CMS 4.2">
 {extra}
-<style>body{{font-family:Georgia,serif;max-width:960px;margin:auto}} #gdpr{{background:#eee}}</style>
+<style>body{{font-family:Georgia,serif;max-width:960px;margin:auto}}
+#gdpr{{background:#eee}}</style>
 </head>
 <body>
 <div id="gdpr" class="consent-overlay">This site uses cookies for analytics and syndication
 partners. <a href="#" class="consent-ok">OK, got it</a> <a href="/about/">Learn more</a></div>
 <table id="topbar" width="100%"><tr>
-<td class="brand"><a href="/"><b>{esc(ctx.info.outlet.upper())}</b></a><br><small>{esc(ctx.info.tagline)}</small></td>
-<td class="account" align="right"><a href="/login/">Member login</a> &middot; <a href="/contact/">Clients</a></td>
+<td class="brand"><a href="/"><b>{esc(ctx.info.outlet.upper())}</b></a><br>
+<small>{esc(ctx.info.tagline)}</small></td>
+<td class="account" align="right"><a href="/login/">Member login</a> &middot;
+<a href="/contact/">Clients</a></td>
 </tr></table>
 <div id="wirenav" class="nav-wire">{nav} | <a href="/about/">About the wire</a></div>"""
 
@@ -55,11 +58,16 @@ partners. <a href="#" class="consent-ok">OK, got it</a> <a href="/about/">Learn 
 def _bottom(ctx: PageContext) -> str:
     partner = ""
     if ctx.peer_base_url and ctx.peer_outlet:
-        partner = f' &middot; <a href="{esc(ctx.peer_base_url)}/">Member paper: {esc(ctx.peer_outlet)}</a>'
+        partner = (
+            f' &middot; <a href="{esc(ctx.peer_base_url)}/">'
+            f"Member paper: {esc(ctx.peer_outlet)}</a>"
+        )
     return f"""<div id="colophon"><hr>
 <a href="/about/">About</a> &middot; <a href="/contact/">Contact</a> &middot;
-<a href="/feeds/rss.xml">Wire feed (RSS)</a> &middot; <a href="/about/#licensing">Licensing</a>{partner}
-<br><small>Copyright {esc(ctx.info.outlet)}. Material may not be republished without a license.</small>
+<a href="/feeds/rss.xml">Wire feed (RSS)</a> &middot;
+<a href="/about/#licensing">Licensing</a>{partner}
+<br><small>Copyright {esc(ctx.info.outlet)}.
+Material may not be republished without a license.</small>
 </div>
 </body>
 </html>
@@ -78,6 +86,7 @@ class WireTheme:
             f'<div class="cmt"><b>{esc(who)}</b> wrote:<br>{esc(text)}</div>\n'
             for who, text in comments_for(article)
         )
+        when = esc(display_date(article.published, article.lang))
         origin = ""
         if article.syndicated_from and ctx.peer_base_url and ctx.peer_outlet:
             origin = (
@@ -91,7 +100,7 @@ class WireTheme:
 <div class="slugline">{esc(article.slug.upper())}</div>
 <h1 class="hed">{esc(article.title)}</h1>
 <div class="meta"><span class="by">{esc(article.author)}</span>, {esc(ctx.info.outlet)} &mdash;
-<time datetime="{rfc3339(article.published)}">{esc(display_date(article.published, article.lang))}</time></div>
+<time datetime="{rfc3339(article.published)}">{when}</time></div>
 <div class="photo"><img src="{esc(image_url(ctx, article))}" alt="">
 <div class="cutline">{esc(article.summary)} ({esc(ctx.info.outlet)} photo)</div></div>
 <div class="text">
@@ -110,16 +119,21 @@ class WireTheme:
 
     def listing_page(self, ctx: PageContext, listing: Listing) -> str:
         """Render a wire listing as a table of headlines."""
-        rows = "".join(
-            f'<tr><td class="t">{esc(display_date(a.published, a.lang))}</td>'
-            f'<td><a href="{esc(href(a))}">{esc(a.title)}</a><br><small>{esc(a.summary)}</small></td></tr>\n'
-            for a in listing.articles
-        ) or '<tr><td colspan="2">No stories moved yet.</td></tr>\n'
+        rows = (
+            "".join(
+                f'<tr><td class="t">{esc(display_date(a.published, a.lang))}</td>'
+                f'<td><a href="{esc(href(a))}">{esc(a.title)}</a><br>'
+                f"<small>{esc(a.summary)}</small></td></tr>\n"
+                for a in listing.articles
+            )
+            or '<tr><td colspan="2">No stories moved yet.</td></tr>\n'
+        )
         pager = ""
         if listing.has_next:
             pager += f'<a href="{esc(listing.path)}?page={listing.page + 1}">Next page &raquo;</a>'
         if listing.page > 1:
-            pager = f'<a href="{esc(listing.path)}?page={listing.page - 1}">&laquo; Prev</a> ' + pager
+            prev = f"{esc(listing.path)}?page={listing.page - 1}"
+            pager = f'<a href="{prev}">&laquo; Prev</a> ' + pager
         return f"""{_top(ctx, listing.title)}
 <div id="main"><h2>{esc(listing.title)}</h2>
 <table class="budget" width="100%">
