@@ -10,7 +10,15 @@ from typing import Any
 
 import scrapy
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import defer
@@ -46,16 +54,27 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
         return "blocked", str(exc)
     if isinstance(exc, IgnoreRequest):
         text = str(exc) or "ignored"
-        if "robots" in text.lower() or "Forbidden by robots.txt" in text:
+        if "robots" in text.lower():
             return "robots", "disallowed by robots.txt"
+        if "redirect" in text.lower():
+            return "redirect", f"redirect loop or too many redirects ({text})"
         return "ignored", text
-    if isinstance(exc, DNSLookupError):
+    if isinstance(exc, (DNSLookupError, CannotResolveHostError)):
         return "dns", "DNS lookup failed"
-    if isinstance(exc, (TimeoutError, TCPTimedOutError)):
+    if isinstance(exc, (TimeoutError, TCPTimedOutError, DownloadTimeoutError)):
         return "timeout", "timed out"
-    if isinstance(exc, defer.CancelledError):
-        return "too_large", "download cancelled (larger than the size limit)"
-    if isinstance(exc, (ConnectError, ConnectionLost, ResponseFailed, ResponseNeverReceived)):
+    if isinstance(exc, (defer.CancelledError, DownloadCancelledError)):
+        return "too_large", "download cancelled: larger than max_page_bytes"
+    connection_errors = (
+        ConnectError,
+        ConnectionLost,
+        ResponseFailed,
+        ResponseNeverReceived,
+        DownloadConnectionRefusedError,
+        DownloadFailedError,
+        ResponseDataLossError,
+    )
+    if isinstance(exc, connection_errors):
         return "connection", f"connection failed: {type(exc).__name__}"
     return "error", f"{type(exc).__name__}: {exc}"[:300]
 
@@ -137,6 +156,9 @@ class NewsSpider(scrapy.Spider):
             errback=self.on_error,
             meta=meta,
             priority=1,
+            # Seen-URL dedup is ours (database + run set); Scrapy's filter would silently
+            # swallow a redirect loop instead of letting it be recorded.
+            dont_filter=True,
         )
 
     def parse_article(self, response: Response) -> Iterable[ArticleItem]:

@@ -26,7 +26,7 @@ FAULT_PATHS = (
     "/faults/loopback-redirect",
 )
 
-BROKEN_HTML = """<html><head><title>Agents detain man outside Nassau courthouse
+BROKEN_HTML = """<html><head><title>Agents detain man outside Nassau courthouse</title>
 <meta charset=utf-8><body><div class="story"><<<< ]]> &bogus; &#xZZ;
 <h1>Agents detain man outside Nassau County courthouse after traffic case
 <p class=byline>By Ellen Sarkissian<span>
