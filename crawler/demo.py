@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 from sqlalchemy import func, select
 
 from crawler.sample_site.server import SampleSite, serve_pair
@@ -105,29 +105,35 @@ def report(console: Console, db_url: str, main: SampleSite, wire: SampleSite) ->
         for article in site.articles():
             expected[article.url] = article
     db = Database(db_url)
-    table = Table(title="matches in demo.db", show_lines=False)
-    for column in ("topic", "score", "outlet", "title", "why"):
-        table.add_column(column, overflow="fold")
     found: dict[str, set[str]] = {}
     with db.session() as session:
         rows = session.execute(select(Match, Article).join(Article).order_by(Match.topic, Match.id))
         for match, row in rows:
             found.setdefault(row.url, set()).add(match.topic)
-            rules = ", ".join(match.rules.get("fired", [])[:3])
-            table.add_row(
-                match.topic,
-                f"{match.score:.2f}",
-                row.site_name or "",
-                (row.title or "")[:80],
-                rules,
+            entities = match.entities or {}
+            places = ", ".join((entities.get("court") or entities.get("place") or [])[:2])
+            console.print(
+                f"[bold]{escape(match.topic)}[/bold] {match.score:.2f}  "
+                f"{escape(row.title or row.url)}  [dim]({escape(row.site_name or '')})[/dim]"
+            )
+            rules = ", ".join(match.rules.get("fired", [])[:4])
+            console.print(
+                f"    [dim]rules:[/dim] {escape(rules)}   [dim]where:[/dim] {escape(places)}"
             )
         stored = session.scalar(select(func.count(Article.id))) or 0
-    console.print(table)
+        clusters = session.execute(
+            select(Article.cluster_id, func.count(Article.id), func.min(Article.title))
+            .where(Article.cluster_id.is_not(None))
+            .group_by(Article.cluster_id)
+            .having(func.count(Article.id) > 1)
+        ).all()
+    for _cluster, size, title in clusters:
+        console.print(f"story cluster: {size} articles across sites — {escape(title or '')}")
     missed = [a for url, a in expected.items() if a.expected_topics and url not in found]
     false_hits = [a for url, a in expected.items() if not a.expected_topics and url in found]
     positives = sum(1 for a in expected.values() if a.expected_topics)
     console.print(
-        f"stored {stored} pages; found {sum(1 for u in found if u in expected)} of "
+        f"stored {stored} pages; found {positives - len(missed)} of "
         f"{positives} positive articles; hard negatives matched: {len(false_hits)}"
     )
     for article in missed:

@@ -128,6 +128,7 @@ class NewsSpider(scrapy.Spider):
             by_url.setdefault(canonicalize(url), entry)
         with self.ctx.db.session() as session:
             seen = repo.seen_urls(session, by_url)
+        self.ctx.count("discovered", len(by_url))
         self.ctx.count("duplicates", len(seen))
         requests: list[Request] = []
         for canonical, entry in by_url.items():

@@ -92,6 +92,7 @@ def _summary_table(outcomes: list[RunOutcome]) -> Table:
     for column in (
         "source",
         "status",
+        "links",
         "fetched",
         "new",
         "dupes",
@@ -110,6 +111,7 @@ def _summary_table(outcomes: list[RunOutcome]) -> Table:
         table.add_row(
             o.source,
             f"[{color}]{o.status}[/{color}]",
+            str(s["discovered"]),
             str(s["pages_fetched"]),
             str(s["new_articles"]),
             str(s["duplicates"]),

@@ -60,12 +60,14 @@ def update_run_progress(
         update(CrawlRun)
         .where(CrawlRun.id == run_id)
         .values(
+            discovered=counters.get("discovered", 0),
             pages_fetched=counters.get("pages_fetched", 0),
             new_articles=counters.get("new_articles", 0),
             duplicates=counters.get("duplicates", 0),
             skipped=counters.get("skipped", 0),
             matched=counters.get("matched", 0),
             failed=counters.get("failed", 0),
+            counters=dict(counters),
             errors=dict(errors),
             error_samples=dict(samples),
         )
@@ -186,6 +188,7 @@ def run_summary(run: CrawlRun) -> dict[str, Any]:
         "status": run.status,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "discovered": run.discovered,
         "pages_fetched": run.pages_fetched,
         "new_articles": run.new_articles,
         "duplicates": run.duplicates,

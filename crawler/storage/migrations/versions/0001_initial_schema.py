@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 15:55:40.350311
 """
 from typing import Sequence, Union
 
@@ -81,12 +80,14 @@ def upgrade() -> None:
     sa.Column('trigger', sa.String(length=20), nullable=False),
     sa.Column('pid', sa.Integer(), nullable=True),
     sa.Column('exit_code', sa.Integer(), nullable=True),
+    sa.Column('discovered', sa.Integer(), nullable=False),
     sa.Column('pages_fetched', sa.Integer(), nullable=False),
     sa.Column('new_articles', sa.Integer(), nullable=False),
     sa.Column('duplicates', sa.Integer(), nullable=False),
     sa.Column('skipped', sa.Integer(), nullable=False),
     sa.Column('matched', sa.Integer(), nullable=False),
     sa.Column('failed', sa.Integer(), nullable=False),
+    sa.Column('counters', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('errors', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('error_samples', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('message', sa.Text(), nullable=True),
