@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,18 @@ class RunOutcome:
     status: str
     exit_code: int | None
     summary: dict[str, object]
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a crawl log, to record why a crawl died."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 8192))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def crawl_command(source: SourceConfig, run_id: int) -> list[str]:
@@ -81,12 +94,20 @@ class CrawlProcess:
         with db.session() as session:
             row = repo.upsert_source(session, source)
             self.run_id = repo.create_run(session, row.id, trigger=trigger, pid=None).id
-        self._log = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+        # The crawl's own log goes to a file: kept when the crawl ends badly (its tail is
+        # recorded on the run), removed when it ends well unless the caller asked for it.
+        self.keep_log = log_file is not None
+        if log_file is None:
+            handle, name = tempfile.mkstemp(prefix=f"newswatch-{source.name}-", suffix=".log")
+            os.close(handle)
+            log_file = Path(name)
+        self.log_file = log_file
+        self._log = open(log_file, "ab")  # noqa: SIM115 (closed in finish)
         self.proc = subprocess.Popen(
             crawl_command(source, self.run_id),
             env=crawl_env(settings),
             stdout=self._log,
-            stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.killed_reason: str | None = None
@@ -143,8 +164,7 @@ class CrawlProcess:
     def finish(self, *, timed_out: bool = False) -> RunOutcome:
         """Record how the process ended if the crawl itself could not."""
         code = self.proc.wait()
-        if self._log is not subprocess.DEVNULL:
-            self._log.close()  # type: ignore[union-attr]
+        self._log.close()
         if timed_out or self.killed_reason == "timed_out":
             status, message = "timed_out", "crawl exceeded its timeout and was killed"
         elif self.killed_reason:
@@ -169,15 +189,21 @@ class CrawlProcess:
                 assert run is not None
                 run.exit_code = code
             else:
+                tail = log_tail(self.log_file)
+                closed.message = f"{message}; log: {self.log_file}" + (f"\n{tail}" if tail else "")
+                self.keep_log = True
                 log.warning(
-                    "event=crawl_abnormal source=%s run_id=%s status=%s exit_code=%s",
+                    "event=crawl_abnormal source=%s run_id=%s status=%s exit_code=%s log=%s",
                     self.source.name,
                     self.run_id,
                     status,
                     code,
+                    self.log_file,
                 )
                 run = closed
             summary = repo.run_summary(run)
+        if not self.keep_log:
+            self.log_file.unlink(missing_ok=True)
         return RunOutcome(self.source.name, self.run_id, str(summary["status"]), code, summary)
 
 
