@@ -1,4 +1,4 @@
-"""End to end: `newswatch crawl` as a real subprocess against the local sample site (with faults)."""
+"""End to end: `newswatch crawl` as a subprocess against the local sample site, with faults."""
 
 from __future__ import annotations
 
