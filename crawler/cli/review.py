@@ -38,7 +38,7 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-class When(click.ParamType):
+class When(click.ParamType):  # type: ignore[type-arg]
     """An ISO date/datetime or a relative age such as 24h or 7d."""
 
     name = "WHEN"
@@ -67,7 +67,7 @@ def _print_table(console: Console, rows: list[MatchRow]) -> None:
             name, style=style, no_wrap=True, justify="right" if name == "Score" else "left"
         )
     table.add_column("Status", no_wrap=True)
-    table.add_column("Source")
+    table.add_column("Outlet")
     table.add_column("Title", overflow="fold", ratio=1)
     for r in rows:
         table.add_row(
@@ -128,7 +128,7 @@ def matches(
     if fmt == "table":
         _print_table(app.console, rows)
     else:
-        _write_rows(rows, fmt, click.get_text_stream("stdout"))
+        _write_rows(rows, fmt, sys.stdout)
 
 
 def _require(detail: MatchDetail | None, match_id: int) -> MatchDetail:
@@ -145,6 +145,8 @@ def _marked_text(text: str, marks: list[tuple[int, int]]) -> Text:
 
 
 def _show_detail(console: Console, d: MatchDetail) -> None:
+    from crawler.web.render import entity_groups, plain  # the web page's wording, same rules
+
     a, m, x = d.article, d.row, d.explanation
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim")
@@ -166,11 +168,11 @@ def _show_detail(console: Console, d: MatchDetail) -> None:
     explanation = Table.grid(padding=(0, 2))
     explanation.add_column(style="dim")
     explanation.add_column(overflow="fold")
-    rules = x.get("rules")
-    if rules:
-        explanation.add_row("Rules", Text(json.dumps(rules, ensure_ascii=False, default=str)))
-    for name, value in (x.get("score_parts") or {}).items():
-        explanation.add_row(f"score: {name}", Text(str(value)))
+    if x.get("rules"):
+        explanation.add_row("Rules", Text(plain(x["rules"])))
+    parts = x.get("score_parts")
+    for name, value in (parts if isinstance(parts, dict) else {}).items():
+        explanation.add_row(f"score: {name}", Text(plain(value)))
     for span in x.get("spans") or []:
         if isinstance(span, dict):
             where = f"{span.get('field', '?')} {span.get('start', '?')}–{span.get('end', '?')}"
@@ -178,14 +180,13 @@ def _show_detail(console: Console, d: MatchDetail) -> None:
                 f"span {span.get('group', '')}", Text(f"{span.get('text')!s}  ({where})")
             )
     if x.get("near_misses"):
-        explanation.add_row("Near misses", Text(json.dumps(x["near_misses"], default=str)))
+        explanation.add_row("Near misses", Text(plain(x["near_misses"])))
     console.print(Panel(explanation, title="Explanation"))
     entities = Table.grid(padding=(0, 2))
     entities.add_column(style="dim")
     entities.add_column(overflow="fold")
-    for kind, names in d.entities.items():
-        values = names if isinstance(names, list) else [names]
-        entities.add_row(kind, Text(", ".join(str(v) for v in values) or "—"))
+    for kind, names in entity_groups(d.entities):
+        entities.add_row(kind, Text(", ".join(names)))
     console.print(Panel(entities, title="Entities"))
     cluster = [Text(f"#{c.id} {c.title or c.url}  [{c.outlet or '—'}]  {c.url}") for c in d.cluster]
     console.print(
@@ -253,7 +254,7 @@ def export(app: AppContext, labelled: bool, output: Path | None) -> None:
         records = labelled_examples(session)
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     if output is None:
-        click.get_text_stream("stdout").write(lines)
+        sys.stdout.write(lines)
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(lines, encoding="utf-8")
