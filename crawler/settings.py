@@ -33,6 +33,9 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 
+# Check the address each connection really uses (closes the DNS-rebinding gap; see middlewares).
+TWISTED_DNS_RESOLVER = "crawler.middlewares.GuardedResolver"
+
 DOWNLOADER_MIDDLEWARES = {
     # Refuse private/loopback/metadata addresses (and redirects to them) unless allowed.
     "crawler.middlewares.NetworkGuardMiddleware": 50,

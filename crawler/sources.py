@@ -34,7 +34,14 @@ class SourceConfig(BaseModel):
         "feed",
         description="feed (RSS/Atom/RDF/JSON Feed), sitemap (news sitemap or index), "
         "section (start pages whose article links are followed), search (Google/Bing News RSS "
-        "queries; links are resolved to the publisher), gdelt (GDELT DOC 2.0 ArtList JSON).",
+        "queries; links are resolved to the publisher), gdelt (GDELT DOC 2.0 ArtList JSON; query "
+        'operators sourcecountry:US, sourcelang:spanish, domain:x.com, near20:"a b", (a OR b), '
+        "-x).",
+    )
+    discover: bool = Field(
+        False,
+        description="sitemap: find the sitemaps in the site's robots.txt even when the URL is "
+        "not the site root.",
     )
     urls: list[str] = Field(min_length=1, description="Feed, sitemap, start-page or query URLs.")
     allowed_domains: list[str] = Field(

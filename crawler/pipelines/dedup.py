@@ -1,4 +1,8 @@
-"""Stage 2: drop pages whose canonical URL is already stored, before any extraction."""
+"""Stage 2: drop pages whose canonical URL is already stored, before any extraction.
+
+A page the spider deliberately refetched because its feed or sitemap says it changed (a
+correction or update) carries `extra["revision_of"]` and passes on to be stored as a revision.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ class DedupPipeline(Stage):
         if url in self.in_run:
             self.ctx.count("duplicates")
             raise DropItem(f"duplicate in this run: {url}")
+        if item.extra.get("revision_of") is not None:
+            self.in_run.add(url)
+            return item
         with self.ctx.db.session() as session:
             seen = repo.seen_urls(session, [url])
         if seen:

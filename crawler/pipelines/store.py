@@ -1,27 +1,72 @@
-"""Stage 7: store the article, raw HTML, matches and their outbox rows in ONE transaction."""
+"""Stage 7: store the article, raw HTML, matches and their outbox rows in ONE transaction.
+
+A new article that matched a topic joins (or opens) its story cluster before its matches are
+written, so the outbox can thread a second copy of a story under the first alert.
+
+A refetched article (`extra["revision_of"]`, see `spiders.feed.RevisionMixin`) is not stored
+again: when its title or text changed, the previous version is kept as an ArticleRevision, the
+article is updated (`revision_count`, `updated_at`) and, for a material change, its matches are
+offered to the outbox again, which threads a revision reply under the alert already sent.
+"""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 from typing import Any
 
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from crawler.clustering import Fingerprint, text_similarity
 from crawler.items import ArticleItem
 from crawler.pipelines.base import Stage
+from crawler.pipelines.cluster import assign_cluster
 from crawler.storage import repo
-from crawler.storage.models import Article, Source
+from crawler.storage.models import Article, ArticleRevision, Match, RawPage, Source, utcnow
 from crawler.urls import fingerprint
 
 log = logging.getLogger(__name__)
+# Below this shingle similarity (or with a new title) a revision is worth a thread reply.
+MATERIAL_SIMILARITY = 0.9
 
 
 def _enqueue_alerts(session: Any, **kwargs: Any) -> None:
     from alerts.outbox import enqueue_match_alerts
 
     enqueue_match_alerts(session, **kwargs)
+
+
+def _sha1(text: str | None) -> str | None:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest() if text else None
+
+
+def _cluster(session: Session, article: Article, item: ArticleItem) -> None:
+    fp = item.extra.get("fingerprint")
+    if item.matches and isinstance(fp, Fingerprint) and article.cluster_id is None:
+        assign_cluster(session, article, fp)
+        session.flush()
+
+
+def _update_match(match: Match, result: Any) -> None:
+    """Refresh a stored match from the matcher's result on the article's new version."""
+    match.score, match.threshold = float(result.score), float(result.threshold)
+    match.pack_version = result.pack_version
+    match.rules = {"fired": list(result.rules), "near_misses": list(result.near_misses)}
+    match.explanation = result.to_dict()
+    match.snippet = result.snippet
+    match.entities = dict(result.entities)
+
+
+def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
+    page = session.get(RawPage, article.id)
+    if page is None:
+        repo.add_raw_page(session, article, item.body, item.encoding, item.content_type)
+        return
+    page.html_gzip = gzip.compress(item.body, compresslevel=6)
+    page.encoding, page.content_type, page.fetched_at = item.encoding, item.content_type, utcnow()
 
 
 def article_from_item(item: ArticleItem, source_id: int, run_id: int) -> Article:
@@ -45,7 +90,7 @@ def article_from_item(item: ArticleItem, source_id: int, run_id: int) -> Article
         language=ex.language if ex is not None else None,
         description=ex.description if ex is not None else None,
         text=text,
-        text_sha1=hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest() if text else None,
+        text_sha1=_sha1(text),
         simhash=item.simhash,
         cluster_id=item.extra.get("cluster_id"),
         feed_title=item.feed_title,
@@ -60,6 +105,9 @@ class StorePipeline(Stage):
     def process_item(self, item: ArticleItem) -> ArticleItem:
         """Scrapy hook."""
         ctx = self.ctx
+        revision_of = item.extra.get("revision_of")
+        if revision_of is not None and self._store_revision(item, int(revision_of)):
+            return item
         keep_raw = ctx.settings.crawl.keep_raw_html_days > 0
         try:
             with ctx.db.session() as session:
@@ -68,6 +116,7 @@ class StorePipeline(Stage):
                 session.flush()
                 if keep_raw:
                     repo.add_raw_page(session, article, item.body, item.encoding, item.content_type)
+                _cluster(session, article, item)
                 source = session.get(Source, ctx.source_id)
                 for result in item.matches:
                     match = repo.match_from_result(article, result)
@@ -93,3 +142,83 @@ class StorePipeline(Stage):
                 item.status_reason,
             )
         return item
+
+    def _store_revision(self, item: ArticleItem, article_id: int) -> bool:
+        """Record a refetched article's new version; False when the article is gone."""
+        ctx = self.ctx
+        with ctx.db.session() as session:
+            article = session.get(Article, article_id)
+            if article is None:
+                return False
+            now = utcnow()
+            article.fetched_at = now
+            ex = item.extracted
+            if item.status != "extracted" or ex is None:
+                ctx.count("revisits_not_extracted")
+                return True
+            title = ex.title or item.feed_title
+            new_sha = _sha1(ex.text)
+            if new_sha == article.text_sha1 and title == article.title:
+                ctx.count("revisits_unchanged")
+                return True
+            material = (
+                title != article.title
+                or text_similarity(article.text, ex.text) < MATERIAL_SIMILARITY
+            )
+            session.add(
+                ArticleRevision(
+                    article_id=article.id,
+                    detected_at=now,
+                    previous_title=article.title,
+                    previous_text=article.text,
+                    previous_text_sha1=article.text_sha1,
+                    new_text_sha1=new_sha,
+                )
+            )
+            article.title, article.text, article.text_sha1 = title, ex.text, new_sha
+            article.author = ex.author or article.author
+            article.description = ex.description or article.description
+            article.status, article.status_reason = item.status, item.status_reason
+            article.http_status, article.fetched_url = item.http_status, item.url
+            article.simhash = item.simhash if item.simhash is not None else article.simhash
+            article.revision_count += 1
+            article.updated_at = now
+            if ctx.settings.crawl.keep_raw_html_days > 0:
+                _keep_raw(session, article, item)
+            session.flush()
+            _cluster(session, article, item)
+            self._revise_matches(session, article, item, material=material)
+        ctx.count("revisions")
+        log.info(
+            "event=article_revised article_id=%s url=%s revision=%s material=%s",
+            article.id,
+            article.url,
+            article.revision_count,
+            material,
+        )
+        return True
+
+    def _revise_matches(
+        self, session: Session, article: Article, item: ArticleItem, *, material: bool
+    ) -> None:
+        ctx = self.ctx
+        source = session.get(Source, ctx.source_id)
+        existing = {m.topic: m for m in article.matches}
+        for result in item.matches:
+            match = existing.get(result.topic)
+            if match is None:
+                match = repo.match_from_result(article, result)
+                session.add(match)
+            elif material:
+                _update_match(match, result)
+            else:
+                continue
+            session.flush()
+            _enqueue_alerts(
+                session,
+                article=article,
+                match=match,
+                source=source,
+                settings=ctx.settings,
+                first_crawl=ctx.first_crawl,
+            )
