@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from crawler.items import ArticleItem
 from crawler.pipelines.base import Stage
 
@@ -13,7 +15,12 @@ class PrefilterPipeline(Stage):
         """Scrapy hook."""
         if not self.ctx.settings.matching.prefilter:
             return item
-        result = self.ctx.matcher.prefilter.scan(item.body)
+        prefilter = self.ctx.matcher.prefilter
+        result = prefilter.scan(item.body)
+        if not result.passed and item.feed_title:
+            # The match stage falls back to the feed's title: the prefilter must see it too.
+            title = html.escape(item.feed_title).encode("utf-8", "replace")
+            result = prefilter.scan(b"<title>" + title + b"</title>" + item.body)
         item.prefilter_hits = tuple(result.hits)
         if not result.passed:
             item.status = "skipped_prefilter"

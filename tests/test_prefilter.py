@@ -1,0 +1,267 @@
+"""The raw-page prefilter never drops a page the matcher matches (property test + real pages)."""
+
+from __future__ import annotations
+
+import gzip
+import html
+import json
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from crawler.extract import Extracted, extract_html
+from crawler.matching import Document, Matcher, load_matcher
+from crawler.matching.prefilter import page_view
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CORPUS_PAGES = SHARED / "corpus" / "pages"
+SEED = SHARED / "seed" / "000_86de4751534dedde.txt"
+DEV = REPO / "tests" / "fixtures" / "labelled" / "dev.jsonl"
+
+STORIES = [
+    Document(
+        "ICE arrests man at Queens courthouse",
+        "Immigration agents detained a man outside Queens Criminal Court on Tuesday after his "
+        "hearing.\n\nICE confirmed he was taken into custody.",
+    ),
+    Document(
+        "Justice Department sues city over sanctuary law",
+        "The lawsuit says the sanctuary city policy, which bars jail staff from honoring ICE "
+        "detainers, is illegal.\n\nThe mayor vowed to fight the suit.",
+    ),
+    Document(
+        "Arrestan a inmigrante en la corte",
+        "Agentes de ICE arrestaron a un hombre a la salida de la corte de inmigración.\n\n"
+        "La ciudad santuario rechazó la detención y demandó al gobierno federal.",
+    ),
+    Document(
+        "Sheriff signs 287(g) agreement",
+        "The sheriff signed a 287(g) agreement with Immigration and Customs Enforcement, and "
+        "commissioners voted to end it a week later.",
+    ),
+]
+
+
+def _base_documents() -> list[Document]:
+    docs = list(STORIES)
+    if SEED.exists():
+        docs.append(Document("", SEED.read_text(encoding="utf-8")))
+    if DEV.exists():
+        for line in DEV.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            if item["labels"]:
+                docs.append(Document(item["title"], item["text"]))
+    return docs
+
+
+BASE = _base_documents()
+INLINE = ["b", "i", "em", "strong", "span", "a", "u", "mark", "small"]
+SPACES = [" ", "  ", "\n", "\t", "&nbsp;", " \n "]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return load_matcher()
+
+
+def recased(doc: Document, rng: random.Random) -> Document:
+    """Change the case of some words (never of acronyms, whose case is the point)."""
+
+    def change(text: str) -> str:
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            if not word.isupper() and rng.random() < 0.3:
+                words[i] = rng.choice([word.lower(), word.title(), word.upper()])
+        return " ".join(words)
+
+    return Document(change(doc.title), change(doc.text))
+
+
+def encoded_word(word: str, rng: random.Random) -> str:
+    """A word with some characters as entities and perhaps split by an inline tag."""
+    pieces = []
+    for ch in word:
+        how = rng.randrange(10)
+        if ch in '<>&"':
+            pieces.append(html.escape(ch))
+        elif how == 0:
+            pieces.append(f"&#{ord(ch)};")
+        elif how == 1:
+            pieces.append(f"&#x{ord(ch):x};")
+        else:
+            pieces.append(ch)
+    if len(pieces) > 1 and rng.randrange(4) == 0:
+        cut = rng.randrange(1, len(pieces))
+        tag = rng.choice(INLINE)
+        attrs = ' class="hl"' if tag == "span" else (' href="/x"' if tag == "a" else "")
+        return "".join(pieces[:cut]) + f"<{tag}{attrs}>" + "".join(pieces[cut:]) + f"</{tag}>"
+    return "".join(pieces)
+
+
+HEADS = [
+    "<title>{t}</title>",
+    '<meta property="og:title" content="{t}">',
+    '<META NAME="title" CONTENT="{t}"><title>News</title>',
+    '<script type="application/ld+json">{{"headline": "{t}"}}</script>',
+]
+NOISE = [
+    "<script>var NOTICE='ICE'; if (a<b) {x()}</script>",
+    "<style>.ice { border: 0 }</style>",
+    "<!-- ad slot -->",
+    "",
+]
+
+
+def rendered(doc: Document, rng: random.Random) -> bytes:
+    """The document as a page: random entities, tag-split words, whitespace and wrappers."""
+    paragraphs = []
+    for para in doc.text.split("\n\n"):
+        words = [encoded_word(w, rng) for w in para.split()]
+        body = "".join(w + rng.choice(SPACES) for w in words)
+        tag = rng.choice(["p", "div", "section"])
+        paragraphs.append(f"<{tag}>{body}</{tag}>")
+    title = html.escape(doc.title)
+    head = rng.choice(HEADS).format(t=title)
+    noise = rng.choice(NOISE)
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}{noise}</head><body>"
+        f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{''.join(paragraphs)}"
+        f"</article>{noise}<footer>© News</footer></body></html>"
+    )
+    return page.encode(rng.choice(["utf-8", "ascii"]), "xmlcharrefreplace")
+
+
+@st.composite
+def generated_document(draw: st.DrawFn, matcher: Matcher) -> Document:
+    """A story built from one rule's term groups, in three sentences and the title."""
+    rule = draw(st.sampled_from(matcher.rules))
+    forms = matcher.lexicon.forms
+
+    def phrase() -> str:
+        words = []
+        for req in (*rule.require, *rule.context):
+            group = draw(st.sampled_from(sorted(req)))
+            tokens, exact = draw(st.sampled_from(sorted(forms[group], key=str)))
+            words.append(exact or " ".join(tokens))
+        return " and ".join(words)
+
+    sentences = [f"Officials said {phrase()} on Monday." for _ in range(3)]
+    return Document(phrase().capitalize(), "\n\n".join(sentences))
+
+
+def _matches(matcher: Matcher, doc: Document, page: bytes) -> bool:
+    if matcher.match(doc):
+        return True
+    extracted = extract_html(page)
+    return isinstance(extracted, Extracted) and bool(
+        matcher.match(Document(extracted.title or "", extracted.text))
+    )
+
+
+PROPERTY = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@PROPERTY
+@given(base=st.sampled_from(BASE), seed=st.integers(0, 2**32), recase=st.booleans())
+def test_prefilter_passes_every_rendered_matching_story(
+    matcher: Matcher, base: Document, seed: int, recase: bool
+) -> None:
+    rng = random.Random(seed)
+    doc = recased(base, rng) if recase else base
+    page = rendered(doc, rng)
+    assume(_matches(matcher, doc, page))
+    result = matcher.prefilter.scan(page)
+    assert result.passed, (result.reason, doc.title)
+
+
+@PROPERTY
+@given(data=st.data(), seed=st.integers(0, 2**32))
+def test_prefilter_passes_every_generated_matching_story(
+    matcher: Matcher, data: st.DataObject, seed: int
+) -> None:
+    doc = data.draw(generated_document(matcher))
+    assume(matcher.match(doc))
+    page = rendered(doc, random.Random(seed))
+    result = matcher.prefilter.scan(page)
+    assert result.passed, (result.reason, doc)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<p>Immi<b>gration</b> agents detained him at the court<span>house</span>.</p>",
+        b"<p>&#73;CE agents detained him at the courthouse.</p>",
+        b"<h2>Latest</h2><p>I<span>CE</span> arrests at Queens courthouse</p>",
+        b"<p>IMMIGRATION AGENTS DETAINED HIM AT THE COURTHOUSE</p>",
+        b'<meta property="og:title" content="Sanctuary city sued">',
+        b"<p>Detenido por agentes de inmigraci&oacute;n en la corte.</p>",
+        "<p>ICE agents detained him at the courthouse.</p>".encode("utf-16"),
+    ],
+)
+def test_scan_sees_through_markup(matcher: Matcher, page: bytes) -> None:
+    assert matcher.prefilter.scan(page).passed
+
+
+def test_scan_skips_unrelated_pages_and_explains(matcher: Matcher) -> None:
+    page = b"<html><title>Recipes</title><p>NOTICE: the PRICE of police ice cream rose.</p></html>"
+    result = matcher.prefilter.scan(page)
+    assert not result.passed
+    assert result.reason.startswith("no rule has all its terms")
+    assert "ICE" not in result.hits
+    assert not matcher.prefilter.scan(b"").passed
+
+
+def test_every_rule_has_something_to_look_for(matcher: Matcher) -> None:
+    assert matcher.prefilter.unfiltered_rules == []
+    assert "immigration" in matcher.prefilter.terms and "ICE" in matcher.prefilter.terms
+
+
+def test_page_view_drops_scripts_and_styles_but_keeps_json_ld() -> None:
+    page = (
+        b"<script>var x = 'sanctuary';</script><style>.a{}</style>"
+        b'<script type="application/ld+json">{"headline": "Detainer fight"}</script><p>Body</p>'
+    )
+    view = page_view(page)
+    assert b"sanctuary" not in view and b"Detainer fight" in view and b"Body" in view
+
+
+def _corpus_pages() -> list[Path]:
+    return sorted(CORPUS_PAGES.rglob("*.html.gz")) if CORPUS_PAGES.is_dir() else []
+
+
+@pytest.mark.skipif(
+    not _corpus_pages(), reason=f"shared corpus not found at {CORPUS_PAGES} (CI has it)"
+)
+def test_prefilter_passes_every_corpus_page_the_matcher_matches(
+    matcher: Matcher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pages = _corpus_pages()
+    passed = matched = 0
+    dropped = []
+    for path in pages:
+        raw = gzip.decompress(path.read_bytes())
+        verdict = matcher.prefilter.scan(raw).passed
+        passed += verdict
+        extracted = extract_html(raw)
+        if not isinstance(extracted, Extracted):
+            continue
+        if matcher.match(Document(extracted.title or "", extracted.text)):
+            matched += 1
+            if not verdict:
+                dropped.append(path.name)
+    with capsys.disabled():
+        print(
+            f"\nprefilter: {passed}/{len(pages)} corpus pages pass "
+            f"({passed / len(pages):.1%}); matcher matched {matched}"
+        )
+    assert dropped == []
