@@ -72,10 +72,10 @@ def rematch_articles(
                 existing = {m.topic for m in article.matches}
                 stats.stale_matches += len(existing - set(found))
                 source = session.get(Source, article.source_id) if article.source_id else None
-                for topic, result in found.items():
+                for topic, topic_result in found.items():
                     if topic in existing:
                         continue
-                    match = repo.match_from_result(article, result)
+                    match = repo.match_from_result(article, topic_result)
                     session.add(match)
                     session.flush()
                     stats.new_matches += 1

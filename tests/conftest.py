@@ -144,3 +144,6 @@ def seed_text() -> str:
     if not files:
         pytest.skip(f"seed story not found in {SEED}")
     return files[0].read_text(encoding="utf-8")
+
+
+pytest_plugins = ["slack_standin"]

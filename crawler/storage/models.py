@@ -295,7 +295,7 @@ class Alert(Base):
     channel: Mapped[str] = mapped_column(String(200))
     # pending | sending | sent | failed | suppressed
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
-    destination: Mapped[str | None] = mapped_column(String(20))  # slack | webhook | console
+    destination: Mapped[str | None] = mapped_column(String(20))  # slack|webhook|console|digest
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
