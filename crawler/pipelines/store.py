@@ -85,7 +85,9 @@ def article_from_item(item: ArticleItem, source_id: int, run_id: int) -> Article
         status_reason=item.status_reason,
         title=(ex.title if ex is not None else None) or item.feed_title,
         author=ex.author if ex is not None else None,
-        published_at=(ex.published if ex is not None else None) or item.feed_published,
+        # The feed's timestamp is the publisher's own and carries the time of day; pages often
+        # give only a date.
+        published_at=item.feed_published or (ex.published if ex is not None else None),
         site_name=ex.sitename if ex is not None else None,
         language=ex.language if ex is not None else None,
         description=ex.description if ex is not None else None,
