@@ -215,7 +215,7 @@ def rematch(app: AppContext, since: str | None, alert: bool) -> None:
     from crawler.rematch import rematch_articles
 
     stats = rematch_articles(app.db, app.settings, since=parse_since(since), alert=alert)
-    app.console.print(
+    click.echo(
         f"rematched {stats.articles} articles: {stats.new_matches} new matches, "
         f"{stats.stale_matches} stored matches no longer fire (kept), "
         f"{stats.alerts} alerts queued"
