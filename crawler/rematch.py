@@ -62,6 +62,8 @@ def rematch_articles(
                     article.text, article.title = result.text, result.title or article.title
                     article.published_at = article.published_at or result.published
                     article.language = result.language
+                if not article.text:
+                    continue  # pruned by retention (see status_reason)
                 doc = Document(
                     title=article.title or "",
                     text=article.text or "",

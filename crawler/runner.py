@@ -24,7 +24,7 @@ from crawler.config import Settings
 from crawler.sources import SourceConfig
 from crawler.storage import repo
 from crawler.storage.db import Database
-from crawler.storage.models import CrawlRun
+from crawler.storage.models import CrawlRun, Source
 
 log = logging.getLogger(__name__)
 KILL_GRACE = 5.0
@@ -157,13 +157,15 @@ class CrawlProcess:
                     if timeout is not None and waited >= timeout:
                         raise subprocess.TimeoutExpired(self.proc.args, timeout)
         except subprocess.TimeoutExpired:
-            deadline_hit = True
+            deadline_hit = self.killed_reason is None  # a shutdown kill stays a kill
             self.terminate("timed_out")
         return self.finish(timed_out=deadline_hit)
 
     def finish(self, *, timed_out: bool = False) -> RunOutcome:
         """Record how the process ended if the crawl itself could not."""
         code = self.proc.wait()
+        # Extraction workers outlive a SIGKILLed crawl otherwise: clear its process group.
+        self._signal(signal.SIGKILL)
         self._log.close()
         if timed_out or self.killed_reason == "timed_out":
             status, message = "timed_out", "crawl exceeded its timeout and was killed"
@@ -188,6 +190,13 @@ class CrawlProcess:
                 run = session.get(CrawlRun, self.run_id)
                 assert run is not None
                 run.exit_code = code
+                if status == "timed_out" and run.status == "killed":
+                    # The crawl closed itself ("shutdown") on our SIGTERM; the cause was the
+                    # timeout.
+                    run.status, run.message = status, message
+                    source = session.get(Source, run.source_id)
+                    if source is not None:
+                        source.last_error_kind = "timed_out"
             else:
                 tail = log_tail(self.log_file)
                 closed.message = f"{message}; log: {self.log_file}" + (f"\n{tail}" if tail else "")

@@ -21,7 +21,6 @@ from sqlalchemy import select
 
 from crawler.cli.context import AppContext
 from crawler.config import DEFAULT_FILE, Settings, find_config_file, load_settings
-from crawler.discovery import Client, choose, default_name, discover, source_toml, toml_value
 from crawler.errors import ConfigError, CrawlProcessError
 from crawler.sources import SourceConfig
 from crawler.storage.models import Source, utcnow
@@ -226,6 +225,10 @@ def sources_add(
     if write and name and path.exists() and any(s.name == name for s in app.settings.sources):
         raise ConfigError(f"a source named {name!r} already exists (use --name)", path=str(path))
     notes = app.console if write else Console(stderr=True, highlight=False)
+    # Imported here: discovery pulls in Scrapy and trafilatura, which other commands
+    # (and the long-running daemon) do not need.
+    from crawler.discovery import Client, choose, default_name, discover, source_toml
+
     result = discover(url, client=Client(list(allow_private)))
     chosen_kind, urls = choose(result, kind)
     fields: dict[str, Any] = {
@@ -252,6 +255,8 @@ def sources_add(
 
 def test_config_text(settings: Settings, source: SourceConfig, db_url: str) -> str:
     """A throwaway config: the user's crawl and matching settings, one source, a temp DB."""
+    from crawler.discovery import toml_value
+
     crawl = settings.crawl.model_dump()
     matching = settings.matching.model_dump()
     lines = ["[database]", f"url = {toml_value(db_url)}", "", "[crawl]"]

@@ -108,7 +108,8 @@ def finish_run(
         else:
             source.consecutive_failures += 1
             source.last_error_kind = main_error_kind(run)
-            source.last_error_message = message or run.message
+            samples = (run.error_samples or {}).get(source.last_error_kind or "") or []
+            source.last_error_message = samples[0] if samples else (message or run.message)
         if run.new_articles:
             source.last_new_article_at = now
     return run

@@ -1,0 +1,407 @@
+"""The daemon: APScheduler 3.x in one process runs crawls, the alert dispatcher, health checks
+and retention, and shuts down gracefully.
+
+One interval job per enabled source (no overlap: `max_instances=1`, `coalesce=True`) runs on
+the `crawl` executor, a thread pool of `max_concurrent_crawls` threads: that pool is the global
+cap. Each crawl is its own process (crawler.runner.CrawlProcess) with the hard `crawl_timeout`.
+A failing source backs off: its next run waits interval × 2^failures, capped at
+`backoff_max_factor` × interval, kept in `Source.backoff_until` so a restart respects it too.
+No job ever lets an exception out: a database outage is logged as `event=db_unavailable` and
+the job simply runs again at its next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor as FuturesPool
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from crawler import __version__, health
+from crawler.config import Settings
+from crawler.daemon_lock import HEARTBEAT_INTERVAL, DaemonLock
+from crawler.errors import DatabaseLocked, StorageError
+from crawler.retention import run_retention
+from crawler.runner import CrawlProcess, RunOutcome
+from crawler.sources import SourceConfig
+from crawler.storage import repo
+from crawler.storage.db import Database, describe
+from crawler.storage.models import CrawlRun, Source, utcnow
+
+log = logging.getLogger(__name__)
+CrawlFn = Callable[[SourceConfig], RunOutcome | None]
+SHUTDOWN_KILL_GRACE = 3.0
+DISPATCH_LIMIT = 100
+
+
+def backoff_delay(interval: float, failures: int, max_factor: float) -> float:
+    """Seconds a source waits after `failures` failed runs in a row (0 when healthy)."""
+    if failures <= 0:
+        return 0.0
+    return interval * min(2.0 ** min(failures, 62), max_factor)
+
+
+def reap_group(pgid: int) -> None:
+    """Kill what is left of a finished crawl's process group."""
+    # Extraction workers of a SIGKILLed crawl would otherwise live on, blocked on their queue.
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+        log.warning("event=crawl_stragglers_killed pgid=%s", pgid)
+
+
+@contextmanager
+def guarded(job: str) -> Iterator[None]:
+    """Log and swallow every error of a job; database outages as event=db_unavailable."""
+    try:
+        yield
+    except DatabaseLocked:  # a StorageError, but fatal: the caller decides
+        raise
+    except (DBAPIError, StorageError) as exc:
+        unreachable = isinstance(exc, OperationalError | InterfaceError | StorageError) or bool(
+            getattr(exc, "connection_invalidated", False)
+        )
+        if not unreachable:  # a bug (IntegrityError, ProgrammingError …), not an outage
+            log.exception("event=job_failed job=%s reason=%s", job, describe(exc))
+        else:
+            log.warning("event=db_unavailable job=%s reason=%s", job, describe(exc))
+    except Exception as exc:
+        log.exception("event=job_failed job=%s reason=%s", job, describe(exc))
+
+
+class Daemon:
+    """The long-running process behind `newswatch run`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        crawl_logs: Path | None = None,
+        crawl_fn: CrawlFn | None = None,
+        dispatcher: Any = None,
+        lock: DaemonLock | None = None,
+    ) -> None:
+        self.settings, self.db, self.crawl_logs = settings, db, crawl_logs
+        self.cfg = settings.scheduler
+        self.sources = {s.name: s for s in settings.sources if s.enabled}
+        self.lock = lock or DaemonLock(db)
+        self._crawl_fn = crawl_fn or self._spawn
+        self._dispatcher = dispatcher
+        self.running: dict[str, CrawlProcess] = {}
+        self._running_lock = threading.Lock()
+        self._health_lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.hurry = threading.Event()
+        self.fatal: BaseException | None = None
+        self.shutdown_killed: set[int] = set()
+        self.scheduler: BackgroundScheduler | None = None
+
+    # -- intervals and scheduling ----------------------------------------------------------
+
+    def interval(self, source: SourceConfig) -> float:
+        """The source's crawl interval in seconds."""
+        return source.interval or self.cfg.default_interval
+
+    def _first_run(self, row: Source, source: SourceConfig, now: datetime) -> datetime:
+        """Start now, unless the source ran within its interval or is backing off."""
+        first = now
+        if row.last_run_at is not None:
+            first = max(first, row.last_run_at + timedelta(seconds=self.interval(source)))
+        if row.backoff_until is not None:
+            first = max(first, row.backoff_until)
+        return first
+
+    def build_scheduler(self) -> BackgroundScheduler:
+        """The APScheduler with one job per source plus dispatch, health, retention, heartbeat."""
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={
+                "default": ThreadPoolExecutor(3),
+                "crawl": ThreadPoolExecutor(self.cfg.max_concurrent_crawls),
+                "control": ThreadPoolExecutor(1),
+            },
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+        now = utcnow()
+        with self.db.session() as session:
+            rows = repo.sync_sources(session, self.sources.values())
+            first = {n: self._first_run(rows[n], s, now) for n, s in self.sources.items()}
+        for name, source in self.sources.items():
+            every = self.interval(source)
+            scheduler.add_job(
+                self.crawl_job, IntervalTrigger(seconds=every, jitter=every * self.cfg.jitter),
+                args=[name], id=f"crawl:{name}", name=f"crawl {name}", executor="crawl",
+                next_run_time=first[name], misfire_grace_time=max(1, int(every)),
+            )  # fmt: skip
+        cfg = self.cfg
+        first_retention = now + timedelta(seconds=min(60.0, cfg.retention_interval))
+        jobs: list[tuple[str, Callable[[], None], float, datetime, str]] = [
+            ("heartbeat", self.heartbeat_job, HEARTBEAT_INTERVAL, now, "control"),
+            ("dispatch", self.dispatch_job, cfg.dispatch_interval, now, "default"),
+            ("health", self.health_job, cfg.health_interval, now, "default"),
+            ("retention", self.retention_job, cfg.retention_interval, first_retention, "default"),
+        ]
+        for job_id, job, every, start, executor in jobs:
+            scheduler.add_job(
+                job, IntervalTrigger(seconds=every), id=job_id, name=job_id, executor=executor,
+                next_run_time=start, misfire_grace_time=max(1, int(every)),
+            )  # fmt: skip
+        return scheduler
+
+    def next_runs(self) -> dict[str, str | None]:
+        """When each job runs next (ISO UTC), for the heartbeat row."""
+        if self.scheduler is None:
+            return {}
+        return {
+            job.id: job.next_run_time.astimezone(UTC).isoformat() if job.next_run_time else None
+            for job in self.scheduler.get_jobs()
+        }
+
+    def _reschedule(self, name: str, when: datetime) -> None:
+        if self.scheduler is not None and not self.stop_event.is_set():
+            try:
+                self.scheduler.modify_job(f"crawl:{name}", next_run_time=when)
+            except Exception as exc:  # the job was removed during shutdown
+                log.debug("event=reschedule_failed source=%s reason=%s", name, exc)
+
+    # -- the jobs --------------------------------------------------------------------------
+
+    def _spawn(self, source: SourceConfig) -> RunOutcome | None:
+        log_file = self.crawl_logs / f"{source.name}.log" if self.crawl_logs else None
+        proc = CrawlProcess(self.db, self.settings, source, trigger="schedule", log_file=log_file)
+        with self._running_lock:
+            self.running[source.name] = proc
+        try:
+            return proc.wait(self.cfg.crawl_timeout)
+        finally:
+            reap_group(proc.pid)
+            with self._running_lock:
+                self.running.pop(source.name, None)
+
+    def crawl_job(self, name: str) -> None:
+        """Crawl one source unless the daemon is stopping or the source is backing off."""
+        if self.stop_event.is_set():
+            return
+        source = self.sources[name]
+        with guarded(f"crawl:{name}"):
+            now = utcnow()
+            with self.db.session() as session:
+                row = repo.upsert_source(session, source)
+                until = row.backoff_until
+                before = (row.consecutive_failures, row.last_error_kind, row.last_error_message)
+            if until is not None and until > now + timedelta(seconds=0.5):
+                log.info(
+                    "event=crawl_skipped source=%s reason=backoff until=%s", name, until.isoformat()
+                )
+                self._reschedule(name, until)
+                return
+            outcome = self._crawl_fn(source)
+            if outcome is not None:
+                log.info("event=crawl_done source=%s run_id=%s status=%s",
+                         name, outcome.run_id, outcome.status)  # fmt: skip
+            self.after_crawl(source, outcome, before)
+
+    def after_crawl(
+        self,
+        source: SourceConfig,
+        outcome: RunOutcome | None = None,
+        before: tuple[int, str | None, str | None] | None = None,
+    ) -> None:
+        """Set or clear the source's backoff, and check its health.
+
+        A crawl the daemon itself killed while shutting down is not the source's failure:
+        its failure count and last error are put back as they were before the run.
+        """
+        now = utcnow()
+        with self.db.session() as session:
+            row = repo.upsert_source(session, source)
+            if self.stop_event.is_set():
+                if outcome is not None and outcome.run_id in self.shutdown_killed and before:
+                    failures, kind, message = before
+                    row.consecutive_failures = failures
+                    row.last_error_kind, row.last_error_message = kind, message
+                return
+            every, factor = self.interval(source), self.cfg.backoff_max_factor
+            delay = backoff_delay(every, row.consecutive_failures, factor)
+            row.backoff_until = now + timedelta(seconds=delay) if delay else None
+            if row.backoff_until is not None:
+                log.warning(
+                    "event=crawl_backoff source=%s failures=%s delay=%.1f until=%s",
+                    source.name, row.consecutive_failures, delay, row.backoff_until.isoformat(),
+                )  # fmt: skip
+                self._reschedule(source.name, row.backoff_until)
+            with self._health_lock:
+                health.check_source(session, row, self.settings, now)
+
+    def dispatch_job(self) -> None:
+        """Send due alerts from the outbox (one Dispatcher, run_once)."""
+        with guarded("dispatch"):
+            if self._dispatcher is None:
+                from alerts.dispatcher import Dispatcher
+
+                worker = f"daemon-{self.lock.hostname}-{self.lock.pid}"
+                self._dispatcher = Dispatcher(self.db, self.settings, worker_id=worker)
+            stats = self._dispatcher.run_once(limit=DISPATCH_LIMIT)
+            counts = stats.as_dict() if hasattr(stats, "as_dict") else {}
+            if any(counts.values()):
+                fields = " ".join(f"{k}={v}" for k, v in counts.items() if v)
+                log.info("event=dispatch_done %s", fields)
+
+    def health_job(self) -> None:
+        """Close orphaned runs and check every source's health."""
+        with guarded("health"):
+            live = {p.run_id for p in list(self.running.values())}
+            with self.db.session() as session:
+                health.close_orphan_runs(session, live, self.settings)
+            with self._health_lock, self.db.session() as session:
+                health.check_all(session, self.settings)
+
+    def retention_job(self) -> None:
+        """Prune raw HTML, unmatched article texts and old crawl runs."""
+        with guarded("retention"):
+            run_retention(self.db, self.settings)
+
+    def heartbeat_info(self) -> dict[str, Any]:
+        """What `newswatch status` shows about this daemon."""
+        with self._running_lock:
+            running = {n: {"run_id": p.run_id, "pid": p.pid} for n, p in self.running.items()}
+        return {
+            "version": __version__,
+            "config": str(self.settings.path) if self.settings.path else None,
+            "database": self.db.safe_url,
+            "heartbeat_interval": HEARTBEAT_INTERVAL,
+            "max_concurrent_crawls": self.cfg.max_concurrent_crawls,
+            "next_runs": self.next_runs(),
+            "running": running,
+            "stopping": self.stop_event.is_set(),
+        }
+
+    def heartbeat_job(self) -> None:
+        """Confirm the lock and write the heartbeat row; a lost lock stops the daemon."""
+        try:
+            with guarded("heartbeat"):
+                self.lock.heartbeat(self.heartbeat_info())
+        except DatabaseLocked as exc:
+            log.error("event=lock_lost reason=%s", exc)
+            self.fatal = exc
+            self.hurry.set()
+            self.stop_event.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        """Signal handler: the first signal drains gracefully, a second one kills at once."""
+        name = signal.Signals(signum).name if signum else "request"
+        if self.stop_event.is_set():
+            log.warning("event=shutdown_hurried signal=%s", name)
+            self.hurry.set()
+        else:
+            log.info("event=shutdown_requested signal=%s grace=%s", name, self.cfg.grace_period)
+        self.stop_event.set()
+
+    def install_signals(self) -> None:
+        """SIGTERM and SIGINT stop the daemon gracefully."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+    def drain(self) -> None:
+        """Let running crawls finish for up to grace_period, then kill them."""
+        deadline = time.monotonic() + self.cfg.grace_period
+        while self.running and time.monotonic() < deadline and not self.hurry.is_set():
+            self.hurry.wait(0.1)
+        with self._running_lock:
+            late = list(self.running.values())
+            self.shutdown_killed.update(p.run_id for p in late)
+        if late:
+            log.warning("event=shutdown_killing crawls=%s", ",".join(p.source.name for p in late))
+        killers = [
+            threading.Thread(target=p.terminate, args=("daemon shutdown", SHUTDOWN_KILL_GRACE))
+            for p in late
+        ]
+        for t in killers:
+            t.start()
+        for t in killers:
+            t.join()
+
+    def _start(self) -> None:
+        self.lock.acquire()
+        log.info(
+            "event=daemon_started version=%s pid=%s sources=%s database=%s",
+            __version__, self.lock.pid, len(self.sources), self.db.safe_url,
+        )  # fmt: skip
+        with guarded("startup"), self.db.session() as session:
+            health.close_orphan_runs(session, set(), self.settings)
+
+    def _finish(self) -> int:
+        if self.fatal is None:
+            self.dispatch_job()  # flush what the last crawls queued
+        self.lock.release()
+        if self.fatal is not None:
+            raise self.fatal
+        log.info("event=daemon_stopped")
+        return 0
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or a lost lock); returns the exit code."""
+        self._start()
+        try:
+            self.scheduler = self.build_scheduler()
+            self.scheduler.start()
+            self.stop_event.wait()
+            self.scheduler.pause()
+            self.drain()
+            self.scheduler.shutdown(wait=True)
+        finally:
+            if self.scheduler is not None and self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
+        return self._finish()
+
+    def due(self, source: SourceConfig, last_started: datetime | None, now: datetime) -> bool:
+        """Whether `--once` should crawl this source now (interval elapsed since last start)."""
+        if last_started is None:
+            return True
+        every = self.interval(source)
+        slack = min(60.0, every * 0.1)
+        return last_started + timedelta(seconds=every - slack) <= now
+
+    def run_once(self) -> int:
+        """`--once`: crawl every due source, then health, retention and dispatch; exit."""
+        self._start()
+        self.heartbeat_job()
+        now = utcnow()
+        with self.db.session() as session:
+            rows = repo.sync_sources(session, self.sources.values())
+            last = select(CrawlRun.source_id, func.max(CrawlRun.started_at))
+            starts = dict(session.execute(last.group_by(CrawlRun.source_id)).all())
+        due = [n for n, s in self.sources.items() if self.due(s, starts.get(rows[n].id), now)]
+        random.shuffle(due)  # no source is always last when the cap queues them
+        log.info("event=once_started due=%s", ",".join(sorted(due)) or "-")
+        beat = time.monotonic()
+        with FuturesPool(self.cfg.max_concurrent_crawls) as pool:
+            futures = [pool.submit(self.crawl_job, name) for name in due]
+            while not all(f.done() for f in futures):
+                if self.stop_event.wait(0.2):
+                    self.drain()
+                    break
+                if time.monotonic() - beat >= HEARTBEAT_INTERVAL:  # status stays truthful
+                    beat = time.monotonic()
+                    self.heartbeat_job()
+        if not self.stop_event.is_set():
+            self.health_job()
+            self.retention_job()
+        return self._finish()
