@@ -100,6 +100,7 @@ def finish_run(
         if status in SUCCESS_STATUSES:
             source.last_success_at = now
             source.consecutive_failures = 0
+            source.backoff_until = None  # in the same transaction the health job reads
             if source.first_crawl_finished_at is None:
                 source.first_crawl_finished_at = now
             if status == "ok" or not run.errors:
