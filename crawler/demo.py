@@ -37,6 +37,7 @@ download_timeout = 10
 [alerts]
 alert_first_crawl = true   # the demo is a first crawl; a real deployment stays quiet here
 per_channel_interval = 0
+hourly_cap = 100          # show every alert; a real channel gets a digest past 20 an hour
 default_channel = "#newswatch-demo"
 
 [[sources]]
