@@ -152,7 +152,7 @@ def add_raw_page(
     session.add(
         RawPage(
             article=article,
-            html_gzip=gzip.compress(html, compresslevel=6),
+            html_gzip=gzip.compress(html, compresslevel=1),  # 2.5x faster than 6, 20% larger
             encoding=encoding,
             content_type=content_type,
         )
