@@ -41,6 +41,7 @@ class CrawlContext:
     error_samples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     feed_states: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
     _matcher: Any = None
+    _workers: Any = None
 
     def count(self, name: str, n: int = 1) -> None:
         """Add to a run counter (pages_fetched, new_articles, duplicates, skipped, failed…)."""
@@ -75,6 +76,15 @@ class CrawlContext:
             cfg = self.settings.matching
             self._matcher = load_matcher(cfg.topic_packs, cfg.thresholds, cfg.disabled_topics)
         return self._matcher
+
+    @property
+    def workers(self) -> Any:
+        """The crawl's worker-process pool (crawler.pipelines.workers.WorkerPool)."""
+        if self._workers is None:
+            from crawler.pipelines.workers import WorkerPool
+
+            self._workers = WorkerPool(self.settings)
+        return self._workers
 
     def flush(self) -> None:
         """Write the counters to the CrawlRun row (progress for `crawl` and `status`)."""

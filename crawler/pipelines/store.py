@@ -63,7 +63,14 @@ def _update_match(match: Match, result: Any) -> None:
 def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
     page = session.get(RawPage, article.id)
     if page is None:
-        repo.add_raw_page(session, article, item.body, item.encoding, item.content_type)
+        repo.add_raw_page(
+            session,
+            article,
+            item.body,
+            item.encoding,
+            item.content_type,
+            item.extra.get("raw_gzip"),
+        )
         return
     page.html_gzip = gzip.compress(item.body, compresslevel=6)
     page.encoding, page.content_type, page.fetched_at = item.encoding, item.content_type, utcnow()
@@ -117,7 +124,14 @@ class StorePipeline(Stage):
                 session.add(article)
                 session.flush()
                 if keep_raw:
-                    repo.add_raw_page(session, article, item.body, item.encoding, item.content_type)
+                    repo.add_raw_page(
+                        session,
+                        article,
+                        item.body,
+                        item.encoding,
+                        item.content_type,
+                        item.extra.get("raw_gzip"),
+                    )
                 _cluster(session, article, item)
                 source = session.get(Source, ctx.source_id)
                 for result in item.matches:

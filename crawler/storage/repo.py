@@ -146,13 +146,21 @@ def article_by_url(session: Session, url: str) -> Article | None:
 
 
 def add_raw_page(
-    session: Session, article: Article, html: bytes, encoding: str | None, content_type: str | None
+    session: Session,
+    article: Article,
+    html: bytes,
+    encoding: str | None,
+    content_type: str | None,
+    compressed: bytes | None = None,
 ) -> None:
-    """Keep the fetched HTML, gzip-compressed, for re-extraction."""
+    """Keep the fetched HTML gzip-compressed (unless a worker already did) for re-extraction."""
     session.add(
         RawPage(
             article=article,
-            html_gzip=gzip.compress(html, compresslevel=1),  # 2.5x faster than 6, 20% larger
+            # Level 1: 2.5x faster than the default 6 for ~20% more bytes.
+            html_gzip=compressed
+            if compressed is not None
+            else gzip.compress(html, compresslevel=1),
             encoding=encoding,
             content_type=content_type,
         )

@@ -1,0 +1,109 @@
+"""The crawl's worker processes: CPU-heavy pure work runs here, off the reactor thread.
+
+Processes, not threads: trafilatura and htmldate share one lxml parser, and threaded
+extraction corrupts the heap. One warmed pool per crawl serves the prefilter stage (scan and
+compress the raw page) and the extract stage. A task that outlives `crawl.extract_timeout` is
+recorded as failed and the pool is recycled so the stuck worker cannot block the crawl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import html
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from crawler.config import Settings
+
+RAW_GZIP_LEVEL = 1  # 2.5x faster than the default 6 for ~20% more bytes
+_prefilter: Any = None
+
+
+class WorkerFailed(Exception):
+    """A worker task timed out or its process died; the reason is the message."""
+
+
+def _warm(packs: Sequence[Path], thresholds: dict[str, float], disabled: Sequence[str]) -> None:
+    """Worker initializer: import trafilatura and compile the prefilter once per process."""
+    global _prefilter
+    import trafilatura  # noqa: F401
+
+    from crawler.matching import load_matcher
+
+    _prefilter = load_matcher(packs, thresholds, disabled).prefilter
+
+
+def prefilter_page(body: bytes, feed_title: str | None, keep_raw: bool) -> dict[str, Any]:
+    """Scan a raw page for topic terms (and the feed title the match stage may fall back on),
+    and compress it for storage."""
+    result = _prefilter.scan(body)
+    if not result.passed and feed_title:
+        title = html.escape(feed_title).encode("utf-8", "replace")
+        result = _prefilter.scan(b"<title>" + title + b"</title>" + body)
+    return {
+        "passed": result.passed,
+        "reason": result.reason,
+        "hits": tuple(result.hits),
+        "raw_gzip": gzip.compress(body, compresslevel=RAW_GZIP_LEVEL) if keep_raw else None,
+    }
+
+
+def worker_count(configured: int) -> int:
+    """Worker processes: the configured number, or one per CPU core."""
+    return configured if configured > 0 else max(1, os.cpu_count() or 1)
+
+
+class WorkerPool:
+    """A recyclable process pool with per-task timeouts, awaited from the reactor."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start (or restart) the worker processes."""
+        cfg = self.settings.matching
+        self.pool = ProcessPoolExecutor(
+            max_workers=worker_count(self.settings.crawl.extract_workers),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_warm,
+            initargs=(list(cfg.topic_packs), dict(cfg.thresholds), list(cfg.disabled_topics)),
+        )
+
+    def recycle(self) -> None:
+        """Kill the workers (a stuck one ignores shutdown()) and start fresh ones."""
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            processes = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+        self.start()
+
+    def close(self) -> None:
+        """Stop the workers."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    async def run(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run `func(*args)` in a worker; WorkerFailed on timeout or a dead worker."""
+        if self.pool is None:
+            self.start()
+        assert self.pool is not None
+        timeout = self.settings.crawl.extract_timeout
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(self.pool, func, *args), timeout)
+        except TimeoutError:
+            self.recycle()
+            raise WorkerFailed(f"took longer than {timeout:g} s") from None
+        except BrokenProcessPool:
+            self.recycle()
+            raise WorkerFailed("worker process died") from None
