@@ -179,6 +179,14 @@ class Daemon:
             except Exception as exc:  # the job was removed during shutdown
                 log.debug("event=reschedule_failed source=%s reason=%s", name, exc)
 
+    def _dispatch_now(self) -> None:
+        """Run the dispatcher right away: a crawl just queued alerts (saves up to one tick)."""
+        if self.scheduler is not None and not self.stop_event.is_set():
+            try:
+                self.scheduler.modify_job("dispatch", next_run_time=utcnow())
+            except Exception as exc:  # the job was removed during shutdown
+                log.debug("event=dispatch_now_failed reason=%s", exc)
+
     # -- the jobs --------------------------------------------------------------------------
 
     def _spawn(self, source: SourceConfig) -> RunOutcome | None:
@@ -215,6 +223,8 @@ class Daemon:
                 log.info("event=crawl_done source=%s run_id=%s status=%s",
                          name, outcome.run_id, outcome.status)  # fmt: skip
             self.after_crawl(source, outcome, before)
+            if outcome is not None and outcome.summary.get("matched"):
+                self._dispatch_now()
 
     def after_crawl(
         self,
