@@ -32,7 +32,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash
 
 NUM_PERM = 128
 SEED = 20_240_501  # fixed: stored signatures must stay comparable across runs and versions
@@ -101,6 +100,8 @@ def shingles(text: str, size: int = SHINGLE) -> set[str]:
 
 def minhash_of(items: Iterable[str]) -> np.ndarray:
     """The MinHash signature (uint64[NUM_PERM]) of a set of strings."""
+    from datasketch import MinHash  # here: datasketch imports scipy (~1 s per crawl process)
+
     sketch = MinHash(num_perm=NUM_PERM, seed=SEED)
     sketch.update_batch([s.encode("utf-8") for s in items])
     return np.asarray(sketch.hashvalues, dtype=np.uint64)

@@ -97,8 +97,8 @@ class ClusterPipeline(Stage):
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         """Scrapy hook."""
-        if item.status != "extracted" or item.extracted is None:
-            return item
+        if item.status != "extracted" or item.extracted is None or not item.matches:
+            return item  # only articles that matched are clustered (see the module doc)
         ex = item.extracted
         fp = fingerprint(ex.title or item.feed_title, ex.text)
         item.title_key = fp.title_key

@@ -11,6 +11,7 @@ from scrapy.exceptions import DropItem
 from crawler.items import ArticleItem
 from crawler.pipelines.base import Stage
 from crawler.storage import repo
+from crawler.urls import canonicalize
 
 
 class DedupPipeline(Stage):
@@ -27,6 +28,11 @@ class DedupPipeline(Stage):
             self.ctx.count("duplicates")
             raise DropItem(f"duplicate in this run: {url}")
         if item.extra.get("revision_of") is not None:
+            self.in_run.add(url)
+            return item
+        if url == canonicalize(item.request_url):
+            # The spider checked this URL against the database, in a batch, before fetching;
+            # a concurrent crawl storing it meanwhile is caught by the unique index at store.
             self.in_run.add(url)
             return item
         with self.ctx.db.session() as session:
