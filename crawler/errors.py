@@ -5,17 +5,15 @@
     ├── StorageError           the database cannot be reached or migrated
     │   └── DatabaseLocked     another daemon holds the lock on this database
     ├── FetchError             a page or feed could not be fetched
-    │   ├── BlockedURL         the URL or a redirect resolves to a refused (private) address
-    │   └── NotArticle         the body is not HTML / XHTML (PDF, binary, too large)
-    ├── ExtractionError        trafilatura found nothing usable (stored as a status)
-    ├── MatchingError          a topic pack could not be compiled
+    │   └── BlockedURL         the URL or a redirect resolves to a refused (private) address
     ├── AlertError             a Slack destination failed
     │   ├── AlertPermanentError  invalid_auth, channel_not_found, msg_too_long …: do not retry
     │   └── AlertRetryableError  429, 5xx, network: retry (carries retry_after seconds when given)
     └── CrawlProcessError      a crawl subprocess crashed, was killed or timed out
 
-Expected failures (an empty extraction, a 404) become recorded statuses; these exceptions are
-for the caller that cannot carry on.
+Expected failures (an empty extraction, a 404, a PDF where an article was expected) become
+recorded statuses and error kinds, not exceptions; these are for the caller that cannot carry
+on. A bad topic pack is a ConfigError like any other bad configuration.
 """
 
 from __future__ import annotations
@@ -61,20 +59,6 @@ class FetchError(NewswatchError):
 
 class BlockedURL(FetchError):
     """The URL (or a redirect) resolves to an address this source may not reach."""
-
-
-class NotArticle(FetchError):
-    """The response is not an HTML/XHTML article (PDF, binary, oversized)."""
-
-
-class ExtractionError(NewswatchError):
-    """trafilatura could not extract usable text."""
-
-
-class MatchingError(NewswatchError):
-    """A topic pack could not be compiled into matchers."""
-
-    exit_code = 2
 
 
 class AlertError(NewswatchError):
