@@ -1,0 +1,24 @@
+"""review (issue 12): reserved slot; the work for that issue fills it in
+
+Revision ID: 0003
+Revises: 0002
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+import crawler.storage.models
+
+
+revision: str = '0003'
+down_revision: Union[str, None] = '0002'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,24 @@
+"""incidents (issue 14): reserved slot; the work for that issue fills it in
+
+Revision ID: 0005
+Revises: 0004
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+import crawler.storage.models
+
+
+revision: str = '0005'
+down_revision: Union[str, None] = '0004'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
