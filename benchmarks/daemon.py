@@ -27,9 +27,9 @@ from benchmarks.slack import TOKEN, start_standin, wait_for_message
 def daemon_available() -> str | None:
     """None when `newswatch run` exists, else why the daemon benchmarks cannot run."""
     try:
-        import crawler.scheduler  # noqa: F401
+        import crawler.daemon.scheduler  # noqa: F401
     except Exception as exc:
-        return f"crawler.scheduler not importable: {type(exc).__name__}: {exc}"
+        return f"crawler.daemon.scheduler not importable: {type(exc).__name__}: {exc}"
     probe = subprocess.run(
         [PYTHON, "-m", "crawler", "run", "--help"],
         capture_output=True,

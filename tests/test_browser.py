@@ -16,9 +16,9 @@ from test_review_factory import Sample, populate
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from crawler.config import Settings
+from crawler.review.web import create_app
 from crawler.storage.db import Database
 from crawler.storage.models import Match, Review
-from crawler.web import create_app
 
 pytestmark = pytest.mark.browser
 

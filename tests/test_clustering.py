@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.clustering import (
+from crawler.matching.clustering import (
     MIN_TOKENS,
     Candidate,
     best_cluster,

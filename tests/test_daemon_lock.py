@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from crawler.cli import main as cli
 from crawler.cli.daemon import STATUS_KEYS
-from crawler.daemon_lock import DaemonLock, probe, read_row
+from crawler.daemon.lock import DaemonLock, probe, read_row
 from crawler.errors import DatabaseLocked
 from crawler.storage.db import Database
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from crawler.config import SchedulerConfig, Settings
-from crawler.health import assess, check_all, check_source, close_orphan_runs
+from crawler.daemon.health import assess, check_all, check_source, close_orphan_runs
 from crawler.sources import SourceConfig
 from crawler.storage import repo
 from crawler.storage.db import Database

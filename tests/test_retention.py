@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from crawler.config import CrawlConfig, Settings
-from crawler.retention import run_retention
+from crawler.daemon.retention import run_retention
 from crawler.sources import SourceConfig
 from crawler.storage import repo
 from crawler.storage.db import Database

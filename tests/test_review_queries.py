@@ -1,4 +1,4 @@
-"""The review query functions (crawler.review, crawler.web.dashboards) and their pure helpers."""
+"""The review query functions (crawler.review.queries, crawler.review.web.dashboards)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from test_review_factory import Sample, add_article, add_match, add_source, populate
 
-from crawler.review import (
+from crawler.review.queries import (
     MatchQuery,
     count_matches,
     default_reviewer,
@@ -21,9 +21,9 @@ from crawler.review import (
     text_marks,
     topics,
 )
+from crawler.review.web.dashboards import source_health, timeline
 from crawler.storage.db import Database
 from crawler.storage.models import CrawlRun, Match, Review
-from crawler.web.dashboards import source_health, timeline
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import crawler.runner as runner
+import crawler.daemon.runner as runner
 from crawler.config import Settings
 from crawler.sources import SourceConfig
 from crawler.storage.db import Database

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from crawler.config import SchedulerConfig, Settings
-from crawler.daemon_lock import read_row
+from crawler.daemon.lock import read_row
+from crawler.daemon.runner import RunOutcome
+from crawler.daemon.scheduler import Daemon, backoff_delay
 from crawler.errors import DatabaseLocked
-from crawler.runner import RunOutcome
-from crawler.scheduler import Daemon, backoff_delay
 from crawler.sources import SourceConfig
 from crawler.storage import repo
 from crawler.storage.db import Database
@@ -159,7 +159,7 @@ def test_backoff_survives_a_restart_and_once_skips(
         assert row is not None
         row.backoff_until = utcnow() + timedelta(hours=1)
     crawl = Recorder(db)
-    caplog.set_level(logging.INFO, logger="crawler.scheduler")
+    caplog.set_level(logging.INFO, logger="crawler.daemon.scheduler")
     assert Daemon(settings, db, crawl_fn=crawl, dispatcher=FakeDispatcher()).run_once() == 0
     assert set(crawl.calls) == {"s1"}
     assert "event=crawl_skipped source=s0 reason=backoff" in caplog.text
@@ -180,7 +180,7 @@ def test_database_outage_is_logged_and_survived(
             raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
         return Recorder(db)(source)
 
-    caplog.set_level(logging.WARNING, logger="crawler.scheduler")
+    caplog.set_level(logging.WARNING, logger="crawler.daemon.scheduler")
     daemon = Daemon(settings, db, crawl_fn=flaky_db, dispatcher=FakeDispatcher())
     thread, result = run_in_thread(daemon)
     wait_until("a crawl after the outage", lambda: len(calls) >= 3)

@@ -11,11 +11,11 @@ from flask.testing import FlaskClient
 from test_review_factory import Sample, add_article, add_match, populate
 
 from crawler.config import Settings
+from crawler.review.web import create_app
+from crawler.review.web.charts import nice_ceiling, timeline_svg
+from crawler.review.web.dashboards import Timeline
 from crawler.storage.db import Database
 from crawler.storage.models import Match, Review
-from crawler.web import create_app
-from crawler.web.charts import nice_ceiling, timeline_svg
-from crawler.web.dashboards import Timeline
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ from test_review_factory import XSS_TITLE, Sample, populate
 
 from crawler.config import Settings
 from crawler.errors import ConfigError
+from crawler.review.web import create_app, server
+from crawler.review.web.render import http_url
+from crawler.review.web.security import WebSecrets, check_exposure, is_loopback_host
 from crawler.storage.db import Database
 from crawler.storage.models import Match, Review
-from crawler.web import create_app, server
-from crawler.web.render import http_url
-from crawler.web.security import WebSecrets, check_exposure, is_loopback_host
 
 PAGES = ("/", "/timeline", "/sources")
 

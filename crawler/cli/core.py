@@ -15,8 +15,8 @@ from rich.table import Table
 from sqlalchemy import select
 
 from crawler.cli.context import AppContext, pass_app
+from crawler.daemon.runner import CrawlProcess, RunOutcome
 from crawler.errors import ConfigError
-from crawler.runner import CrawlProcess, RunOutcome
 from crawler.storage.db import head_revision, upgrade
 from crawler.storage.models import CrawlRun
 
@@ -212,7 +212,7 @@ def parse_since(value: str | None) -> datetime | None:
 @pass_app
 def rematch(app: AppContext, since: str | None, alert: bool) -> None:
     """Re-run the current rules over stored articles (re-extracting from kept raw HTML)."""
-    from crawler.rematch import rematch_articles
+    from crawler.matching.rematch import rematch_articles
 
     stats = rematch_articles(app.db, app.settings, since=parse_since(since), alert=alert)
     click.echo(

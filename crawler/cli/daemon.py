@@ -13,8 +13,8 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from crawler.cli.context import AppContext, pass_app
-from crawler.daemon_lock import LOCK_NAME, STALE_AFTER, describe_holder, pid_alive, probe, read_row
-from crawler.health import TROUBLE
+from crawler.daemon.health import TROUBLE
+from crawler.daemon.lock import LOCK_NAME, STALE_AFTER, describe_holder, pid_alive, probe, read_row
 from crawler.logs import setup_logging
 from crawler.storage import repo
 from crawler.storage.db import Database
@@ -56,7 +56,7 @@ def run(
     """
     settings = app.settings
     setup_logging(log_level or settings.logging.level, log_format or settings.logging.format)
-    from crawler.scheduler import Daemon
+    from crawler.daemon.scheduler import Daemon
 
     if crawl_logs is not None:
         crawl_logs.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler.cli.context import AppContext, pass_app
-from crawler.review import (
+from crawler.review.queries import (
     LABELS,
     STATUSES,
     MatchDetail,
@@ -145,7 +145,7 @@ def _marked_text(text: str, marks: list[tuple[int, int]]) -> Text:
 
 
 def _show_detail(console: Console, d: MatchDetail) -> None:
-    from crawler.web.render import entity_groups, plain  # the web page's wording, same rules
+    from crawler.review.web.render import entity_groups, plain  # the web page's wording, same rules
 
     a, m, x = d.article, d.row, d.explanation
     facts = Table.grid(padding=(0, 2))
@@ -272,9 +272,9 @@ def export(app: AppContext, labelled: bool, output: Path | None) -> None:
 @pass_app
 def web(app: AppContext, host: str | None, port: int | None) -> None:
     """Serve the review web page (login required unless bound to loopback)."""
-    from crawler.web import create_app
-    from crawler.web.security import WebSecrets, check_exposure
-    from crawler.web.server import serve, server_name
+    from crawler.review.web import create_app
+    from crawler.review.web.security import WebSecrets, check_exposure
+    from crawler.review.web.server import serve, server_name
 
     settings = app.settings
     host = host or settings.web.host

@@ -52,8 +52,8 @@ def _ago(when: datetime | None, now: datetime) -> str:
 
 def health_rows(settings: Settings, rows: dict[str, Source], now: datetime) -> list[dict[str, Any]]:
     """One JSON-friendly health record per configured source."""
-    from crawler.health import assess
-    from crawler.scheduler import backoff_delay
+    from crawler.daemon.health import assess
+    from crawler.daemon.scheduler import backoff_delay
 
     cfg = settings.scheduler
     out = []
@@ -274,7 +274,7 @@ def test_config_text(settings: Settings, source: SourceConfig, db_url: str) -> s
 
 def run_test_crawl(settings: Settings, source: SourceConfig, timeout: float) -> dict[str, Any]:
     """Crawl one source into a temporary SQLite database and summarise what it found."""
-    from crawler.runner import crawl_command
+    from crawler.daemon.runner import crawl_command
     from crawler.storage import repo
     from crawler.storage.db import Database
 

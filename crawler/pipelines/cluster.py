@@ -1,6 +1,6 @@
 """Stage 6: story clustering (syndicated copies and rewrites share one cluster).
 
-This stage computes the fingerprint (pure, `crawler.clustering`); the store stage calls
+This stage computes the fingerprint (pure, `crawler.matching.clustering`); the store stage calls
 `assign_cluster` inside its transaction, so two copies of one story stored in the same run
 (items are stored one at a time) still find each other. Only articles that matched a topic are
 clustered: they are the ones that alert, and it keeps the candidate scan small.
@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.clustering import (
+from crawler.items import ArticleItem
+from crawler.matching.clustering import (
     MAX_CANDIDATES,
     WINDOW_DAYS,
     Candidate,
@@ -27,7 +28,6 @@ from crawler.clustering import (
     signature_from_bytes,
     signature_to_bytes,
 )
-from crawler.items import ArticleItem
 from crawler.pipelines.base import Stage
 from crawler.storage.models import Article, StoryCluster, utcnow
 

@@ -20,8 +20,8 @@ from scrapy.exceptions import DropItem
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crawler.clustering import Fingerprint, text_similarity
 from crawler.items import ArticleItem
+from crawler.matching.clustering import Fingerprint, text_similarity
 from crawler.pipelines.base import Stage
 from crawler.pipelines.cluster import assign_cluster
 from crawler.storage import repo

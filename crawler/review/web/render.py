@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from markupsafe import Markup, escape
 
-from crawler.review import snippet_segments
+from crawler.review.queries import snippet_segments
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
 _CSS_WORD = re.compile(r"[^a-z0-9_-]+")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Flask
 
 from crawler.config import Settings
+from crawler.review.web import render, security, views
+from crawler.review.web.security import WebSecrets
 from crawler.storage.db import Database
-from crawler.web import render, security, views
-from crawler.web.security import WebSecrets
 
 __all__ = ["WebSecrets", "create_app"]
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler.config import Settings
-from crawler.daemon_lock import pid_alive
+from crawler.daemon.lock import pid_alive
 from crawler.storage import repo
 from crawler.storage.models import CrawlRun, Source, utcnow
 

@@ -3,7 +3,8 @@ and retention, and shuts down gracefully.
 
 One interval job per enabled source (no overlap: `max_instances=1`, `coalesce=True`) runs on
 the `crawl` executor, a thread pool of `max_concurrent_crawls` threads: that pool is the global
-cap. Each crawl is its own process (crawler.runner.CrawlProcess) with the hard `crawl_timeout`.
+cap. Each crawl is its own process (crawler.daemon.runner.CrawlProcess) with the hard
+`crawl_timeout`.
 A failing source backs off: its next run waits interval × 2^failures, capped at
 `backoff_max_factor` × interval, kept in `Source.backoff_until` so a restart respects it too.
 No job ever lets an exception out: a database outage is logged as `event=db_unavailable` and
@@ -32,12 +33,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from crawler import __version__, health
+from crawler import __version__
 from crawler.config import Settings
-from crawler.daemon_lock import HEARTBEAT_INTERVAL, DaemonLock
+from crawler.daemon import health
+from crawler.daemon.lock import HEARTBEAT_INTERVAL, DaemonLock
+from crawler.daemon.retention import run_retention
+from crawler.daemon.runner import CrawlProcess, RunOutcome
 from crawler.errors import DatabaseLocked, StorageError
-from crawler.retention import run_retention
-from crawler.runner import CrawlProcess, RunOutcome
 from crawler.sources import SourceConfig
 from crawler.storage import repo
 from crawler.storage.db import Database, describe

@@ -6,7 +6,7 @@ import math
 
 from markupsafe import Markup, escape
 
-from crawler.web.dashboards import Timeline
+from crawler.review.web.dashboards import Timeline
 
 PALETTE_SIZE = 8
 WIDTH, HEIGHT = 760, 260

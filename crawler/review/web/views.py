@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from crawler.config import Settings
-from crawler.review import (
+from crawler.review.queries import (
     ENV_REVIEWER,
     LABELS,
     STATUSES,
@@ -36,8 +36,8 @@ from crawler.review import (
     text_marks,
     topics,
 )
+from crawler.review.web import charts, dashboards
 from crawler.storage.db import Database
-from crawler.web import charts, dashboards
 
 bp = Blueprint("review", __name__)
 PAGE_SIZES = (25, 50, 100, 200)

@@ -1,0 +1,1 @@
+"""The long-running side: scheduler, crawl runner, executors, source health, retention, lock."""

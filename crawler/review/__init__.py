@@ -1,0 +1,1 @@
+"""What people look at: review queries, the web app and exports."""
