@@ -247,6 +247,11 @@ class Match(Base):
     snippet: Mapped[str] = mapped_column(Text, default="")
     entities: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # matched (over the threshold; alerted) | possible (a near miss, never alerted by default)
+    # | missed (a person reported the article as a miss for this topic)
+    state: Mapped[str] = mapped_column(
+        String(20), default="matched", server_default="matched", index=True
+    )
     # unreviewed | relevant | irrelevant | duplicate
     review_status: Mapped[str] = mapped_column(String(20), default="unreviewed", index=True)
     reviewed_by: Mapped[str | None] = mapped_column(String(200))

@@ -1,4 +1,4 @@
-"""hardening (issue 17): reserved slot; the work for that issue fills it in
+"""hardening (issue 17): the story_clusters FK PostgreSQL lacked; the rest of the hardening schema
 
 Revision ID: 0002
 Revises: 0001
@@ -16,9 +16,28 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 
+FK_NAME = 'fk_story_clusters_first_article_id'
+
+
+def _missing_cluster_fk() -> bool:
+    """0001 declared story_clusters.first_article_id's FK with use_alter, so PostgreSQL never got it."""
+    bind = op.get_bind()
+    if bind.dialect.name == 'sqlite':
+        return False
+    fks = sa.inspect(bind).get_foreign_keys('story_clusters')
+    return not any(fk['constrained_columns'] == ['first_article_id'] for fk in fks)
+
+
 def upgrade() -> None:
-    pass
+    if _missing_cluster_fk():
+        op.create_foreign_key(
+            FK_NAME, 'story_clusters', 'articles', ['first_article_id'], ['id'], ondelete='SET NULL'
+        )
 
 
 def downgrade() -> None:
-    pass
+    bind = op.get_bind()
+    if bind.dialect.name != 'sqlite':
+        fks = sa.inspect(bind).get_foreign_keys('story_clusters')
+        if any(fk.get('name') == FK_NAME for fk in fks):
+            op.drop_constraint(FK_NAME, 'story_clusters', type_='foreignkey')
