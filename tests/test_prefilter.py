@@ -206,6 +206,13 @@ def test_prefilter_passes_every_generated_matching_story(
         b'<meta property="og:title" content="Sanctuary city sued">',
         b"<p>Detenido por agentes de inmigraci&oacute;n en la corte.</p>",
         "<p>ICE agents detained him at the courthouse.</p>".encode("utf-16"),
+        # a word glued to the one before by a removed block tag ("NewsImmigration")
+        b"<h2>News</h2>Immigration agents detained him at the court<b>house</b>.",
+        # JSON-LD escapes, as a JSON parser reads them
+        b'<script type="application/ld+json">{"headline": "Agentes de inmigraci\\u00f3n '
+        b'detienen a un hombre\\nen la corte"}</script>',
+        # an entity without its semicolon: to an HTML parser `&amp` then `Immigration`
+        b"<p>&ampImmigration agents detained him at the courthouse.</p>",
     ],
 )
 def test_scan_sees_through_markup(matcher: Matcher, page: bytes) -> None:
@@ -219,6 +226,16 @@ def test_scan_skips_unrelated_pages_and_explains(matcher: Matcher) -> None:
     assert result.reason.startswith("no rule has all its terms")
     assert "ICE" not in result.hits
     assert not matcher.prefilter.scan(b"").passed
+
+
+def test_scan_looks_for_whole_words_not_substrings(matcher: Matcher) -> None:
+    """ "migra" (la migra) is inside "immigration" and "migrant", "order" inside "border": as
+    substrings they made most politics pages pass; the matcher only ever sees whole words."""
+    page = (
+        b"<p>Migrant workers joined the migration study; police arrested a man near the court.</p>"
+    )
+    assert not matcher.prefilter.scan(page).passed
+    assert matcher.prefilter.scan(page.replace(b"Migrant workers", b"La migra")).passed
 
 
 def test_every_rule_has_something_to_look_for(matcher: Matcher) -> None:

@@ -1,14 +1,18 @@
-"""A raw-bytes prefilter: one Aho-Corasick pass decides whether extraction and matching can pay.
+"""A raw-bytes prefilter: one cheap pass decides whether extraction and matching can pay.
 
 It is derived from the compiled rules so it can never drop a page the matcher would match:
 a rule fires only where a term of each required group occurs, so a page passes when, for some
-rule, every (selective) requirement has one of its key words somewhere in the page. A key is
-one word of each term (the longest), matched as a substring of the lower-cased page — looser
-than the matcher, never stricter. The page is scanned twice in one pass: as is (attributes such
-as `og:title` count) and with tags removed (`Immi<b>gration</b>`), both with numeric entities
-and soft hyphens resolved (`&#73;CE`, `Immi&shy;gration`) and Latin accents folded
-(`inmigración` and `inmigracion` both contain `inmigracion`). Acronyms ("ICE") are checked
-case-sensitively.
+rule, every (selective) requirement has one of its terms' words somewhere in the page. A term
+is there when all its words (but a few stopwords) are, each as a whole word — the matcher only
+ever sees whole words, and as substrings "migra" is in every "immigration" and "order" in every
+"border". Whole words are looked for in a text view of the page that errs on the loose side:
+tags removed (`Immi<b>gration</b>` is one word) and, separately, tags as word breaks
+(`Latest</h2><p>migra`), numeric entities and soft hyphens resolved (`&#73;CE`,
+`Immi&shy;gration`), JSON-LD escapes read (`inmigraci\\u00f3n`), Latin accents folded
+(`inmigración` and `inmigracion` are one word), and every byte outside [a-z0-9] a word break.
+The check is on presence anywhere, never on distance: extraction drops boilerplate between
+two words, so no distance in the page bounds their distance in the article. Acronyms ("ICE")
+are checked case-sensitively.
 """
 
 from __future__ import annotations
@@ -17,8 +21,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from pathlib import Path
+from functools import cached_property
 from typing import Any
 
 import ahocorasick
@@ -37,12 +40,19 @@ _ENTITY = re.compile(
     rb"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|(shy|[a-zA-Z](?:acute|grave|circ|uml|tilde|cedil)));?"
 )
 _UTF8_LATIN = re.compile(rb"\xc3[\x80-\xbf]")
-_SPACE = rb"(?:\s|\xc2\xa0|&nbsp;|&#160;|&#xa0;)?"
-_G287 = re.compile(rb"287" + _SPACE + rb"\(" + _SPACE + rb"[gG]" + _SPACE + rb"\)")
+_SPACE = rb"(?:\s|\xc2\xa0|&nbsp;|&#160;|&#xa0;)?\x01*"
+_G287 = re.compile(rb"\x01*".join([rb"287", _SPACE + rb"\(", _SPACE + rb"[gG]", _SPACE + rb"\)"]))
 _ACRONYM_BOUNDARY = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-COMMON_WORDS = Path(__file__).with_name("gazetteers") / "common_words.txt"
 G287_FORM = "287(g)"
-MIN_KEY = 4  # shorter words are inside too many others ("nab" in "enable") to filter anything
+MIN_KEY = 3  # "de", "la", "of": in every page, looking for them filters nothing
+# Words in nearly every page, dozens of times: looking for them filters nothing and costs time.
+# fmt: off
+STOPWORDS = frozenset((
+    "the", "and", "for", "are", "was", "with", "from", "this", "that", "not", "but", "you", "his",
+    "her", "its", "our", "out", "has", "had", "who", "all", "del", "los", "las", "una", "por",
+    "con", "para", "que", "mas", "sus", "les",
+))
+# fmt: on
 
 
 def _fold_char(ch: str) -> bytes:
@@ -95,6 +105,22 @@ def normalise(data: bytes) -> bytes:
     return data.translate(_LATIN1, b"\xad")
 
 
+_JSON_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|[nrtbf])")
+
+
+def _json_unescape(data: bytes) -> bytes:
+    """JSON-LD as a JSON parser reads it: `\\u00f3` is ó and `\\n` a line break."""
+    if b"\\" not in data:
+        return data
+
+    def one(m: re.Match[bytes]) -> bytes:
+        if m.group(1) is None:
+            return b" "
+        return chr(int(m.group(1), 16)).encode("utf-8", "replace")
+
+    return _JSON_ESCAPE.sub(one, data)
+
+
 def _cut_blocks(raw: bytes) -> list[bytes]:
     """The page without <script> and <style> contents (JSON-LD kept: it may hold the title).
 
@@ -119,7 +145,7 @@ def _cut_blocks(raw: bytes) -> list[bytes]:
             low = raw.lower() if low is None else low
             close = low.find(b"</" + name, start)
         if name == b"script" and 0 <= opened < close and b"ld+json" in raw[start:opened].lower():
-            pieces.append(b" " + raw[opened + 1 : close] + b" ")
+            pieces.append(b" " + _json_unescape(raw[opened + 1 : close]) + b" ")
         pos = end if close < 0 else close + len(name) + 2
         for key, at in nxt.items():
             if 0 <= at < pos:
@@ -129,15 +155,51 @@ def _cut_blocks(raw: bytes) -> list[bytes]:
 _META = re.compile(rb"<meta\b[^>]*", re.IGNORECASE)
 
 
+_MARK = b"\x01"  # where a tag stood: extraction may or may not put a word break there
+
+
+def _marked_view(raw: bytes) -> tuple[bytes, bytes]:
+    """The normalised text view with every tag as a marker byte, and the de-scripted HTML."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 is not ASCII-compatible: re-encode
+        raw = raw.decode("utf-16", "replace").encode("utf-8")
+    html = b"".join(_cut_blocks(raw))
+    text = _TAG.sub(_MARK, html.replace(_MARK, b" "))
+    return normalise(text + b"\n" + b"\n".join(_META.findall(raw))), html
+
+
+_ESCAPED_RUN = re.compile(rb"[&\\]([a-z0-9]+)")
+_WORD_KEY = re.compile(r"[a-z0-9]+")
+# Every byte but [a-z0-9] (and upper case, which `lower()` removed first) becomes a space.
+_SPACES = bytes(c if chr(c).isascii() and chr(c).isalnum() and not chr(c).isupper() else 32
+                for c in range(256))  # fmt: skip
+
+
+def word_views(low: bytes) -> list[str]:
+    """A lower-cased marked view as space-separated words, for whole-word lookups of ` key `.
+
+    A word is a run of [a-z0-9]; any other byte separates (other letters only loosen the scan).
+    Twice: with tags removed (`Immi<b>gration</b>` is one word) and, where the page has tags,
+    with tags as breaks (`Latest</h2><p>migra`: extraction may start a word where a tag stood).
+    """
+    joined = low.replace(_MARK, b"")
+    views = [b" " + joined.translate(_SPACES) + b" "]
+    if len(joined) != len(low):
+        views.append(b" " + low.translate(_SPACES) + b" ")
+    return [v.decode("latin-1") for v in views]
+
+
+def escaped_words(joined: bytes) -> set[bytes]:
+    """Words that may start inside a run after `&` or a backslash: `&ampmigra` is `&` then
+    `migra` to an HTML parser, and JSON-LD's `\\nmigra` is a newline then `migra`."""
+    return {run[i:] for run in _ESCAPED_RUN.findall(joined) for i in range(1, len(run))}
+
+
 def page_views(raw: bytes) -> tuple[bytes, bytes]:
     """What extraction can turn into title or text (visible text with tags removed, so
     `Immi<b>gration</b>` is whole again, plus JSON-LD and meta tags), normalised; and the
     de-scripted HTML, for the rare second look with tags as spaces."""
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 is not ASCII-compatible: re-encode
-        raw = raw.decode("utf-16", "replace").encode("utf-8")
-    html = b"".join(_cut_blocks(raw))
-    text = _TAG.sub(b"", html)
-    return normalise(text + b"\n" + b"\n".join(_META.findall(raw))), html
+    marked, html = _marked_view(raw)
+    return marked.replace(_MARK, b""), html
 
 
 def page_view(raw: bytes) -> bytes:
@@ -156,22 +218,14 @@ def _acronym_present(view: bytes, html: bytes, word: bytes) -> bool:
     return _has_word(normalise(_TAG.sub(b" ", _INLINE_TAG.sub(b"", html))), word)
 
 
-@lru_cache(maxsize=1)
-def common_words() -> frozenset[str]:
-    """Words so common in pages that looking for them filters nothing."""
-    lines = COMMON_WORDS.read_text(encoding="utf-8").splitlines()
-    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
-
-
 def term_keys(tokens: Sequence[str]) -> frozenset[str]:
     """The words of a term worth looking for (all must be in a page that has the term)."""
-    common = common_words()
     keys = set()
     for token in tokens:
         word = "287g" if token == G287_FORM else token
         if not word.isascii():
             word = word.encode("utf-8").decode("latin-1")
-        if len(word) >= MIN_KEY and word not in common:
+        if len(word) >= MIN_KEY and word not in STOPWORDS:
             keys.add(word)
     return frozenset(keys)
 
@@ -238,12 +292,16 @@ class Prefilter:
         used = {g for _, reqs in self._rules for r in reqs for g in r}
         keys = {k for g in used for ks in self._groups[g].keysets for k in ks}
         self._acronyms = sorted({a for g in used for a in self._groups[g].acronyms})
+        # Keys are looked up as whole words (` key ` in `word_views`); a key with characters
+        # beyond [a-z0-9] (a letter no accent folding reaches) is looked for as a substring.
+        self._word_keys = {k for k in keys if _WORD_KEY.fullmatch(k)}
+        self._other_keys = sorted(keys - self._word_keys)
         automaton: Any = ahocorasick.Automaton()
-        for key in keys:
-            automaton.add_word(key, key)
-        if keys:
+        for key in self._word_keys:
+            automaton.add_word(f" {key} ", key)
+        if self._word_keys:
             automaton.make_automaton()
-        self._automaton = automaton if keys else None
+        self._automaton = automaton if self._word_keys else None
 
     @property
     def terms(self) -> list[str]:
@@ -260,11 +318,20 @@ class Prefilter:
         """Pass the page when some rule has a key word of every requirement in it."""
         if not raw:
             return PrefilterResult(False, "empty page", ())
-        view, html = page_views(raw)
+        marked, html = _marked_view(raw)
+        view = marked.replace(_MARK, b"")
         acronyms = {a for a in self._acronyms if _acronym_present(view, html, a)}
+        low = marked.lower()
         found: set[str] = set()
         if self._automaton is not None:
-            found = {key for _end, key in self._automaton.iter(view.lower().decode("latin-1"))}
+            for text in word_views(low):
+                found.update(key for _end, key in self._automaton.iter(text))
+            if b"&" in view or b"\\" in view:
+                extra = escaped_words(low.replace(_MARK, b"")) - {k.encode() for k in found}
+                found.update(w.decode() for w in extra if w.decode() in self._word_keys)
+        if self._other_keys:
+            text = low.replace(_MARK, b"").decode("latin-1")
+            found.update(k for k in self._other_keys if k in text)
         hits = tuple(sorted(found | {a.decode() for a in acronyms}))
         present: dict[int, bool] = {}
 
