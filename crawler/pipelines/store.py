@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from crawler.items import ArticleItem
 from crawler.matching.clustering import Fingerprint, text_similarity
 from crawler.pipelines.base import Stage
-from crawler.pipelines.cluster import assign_cluster
+from crawler.pipelines.cluster import RecentClusters, assign_cluster
 from crawler.storage import repo
 from crawler.storage.models import Article, ArticleRevision, Match, RawPage, Source, utcnow
 from crawler.urls import fingerprint
@@ -43,10 +43,12 @@ def _sha1(text: str | None) -> str | None:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest() if text else None
 
 
-def _cluster(session: Session, article: Article, item: ArticleItem) -> None:
+def _cluster(
+    session: Session, article: Article, item: ArticleItem, recent: RecentClusters | None = None
+) -> None:
     fp = item.extra.get("fingerprint")
     if item.matches and isinstance(fp, Fingerprint) and article.cluster_id is None:
-        assign_cluster(session, article, fp)
+        assign_cluster(session, article, fp, recent=recent)
         session.flush()
 
 
@@ -111,9 +113,13 @@ def article_from_item(item: ArticleItem, source_id: int, run_id: int) -> Article
 class StorePipeline(Stage):
     """Write everything about one page atomically; a duplicate insert race is a no-op."""
 
+    _recent: RecentClusters | None = None
+
     def process_item(self, item: ArticleItem) -> ArticleItem:
         """Scrapy hook."""
         ctx = self.ctx
+        if self._recent is None:
+            self._recent = RecentClusters()
         revision_of = item.extra.get("revision_of")
         if revision_of is not None and self._store_revision(item, int(revision_of)):
             return item
@@ -132,7 +138,7 @@ class StorePipeline(Stage):
                         item.content_type,
                         item.extra.get("raw_gzip"),
                     )
-                _cluster(session, article, item)
+                _cluster(session, article, item, self._recent)
                 source = session.get(Source, ctx.source_id)
                 for result in item.matches:
                     match = repo.match_from_result(article, result)
@@ -202,7 +208,7 @@ class StorePipeline(Stage):
             if ctx.settings.crawl.keep_raw_html_days > 0:
                 _keep_raw(session, article, item)
             session.flush()
-            _cluster(session, article, item)
+            _cluster(session, article, item, self._recent)
             self._revise_matches(session, article, item, material=material)
         ctx.count("revisions")
         log.info(
