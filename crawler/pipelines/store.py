@@ -11,7 +11,6 @@ offered to the outbox again, which threads a revision reply under the alert alre
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 from typing import Any
@@ -26,6 +25,7 @@ from crawler.pipelines.base import Stage
 from crawler.pipelines.cluster import RecentClusters, assign_cluster
 from crawler.storage import repo
 from crawler.storage.models import Article, ArticleRevision, Match, RawPage, Source, utcnow
+from crawler.storage.rawhtml import compress_html
 from crawler.urls import fingerprint
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
             item.extra.get("raw_gzip"),
         )
         return
-    page.html_gzip = gzip.compress(item.body, compresslevel=6)
+    page.html_gzip = compress_html(item.body)
     page.encoding, page.content_type, page.fetched_at = item.encoding, item.content_type, utcnow()
 
 
