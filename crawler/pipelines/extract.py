@@ -23,8 +23,11 @@ class ExtractPipeline(Stage):
         """Scrapy hook (awaits the worker without blocking the reactor)."""
         if item.status != "pending":
             return item
+        done = item.extra.pop("extracted", None)
         try:
-            data = await self.ctx.workers.run(extract_to_dict, item.body, item.url, item.encoding)
+            data = done or await self.ctx.workers.run(
+                extract_to_dict, item.body, item.url, item.encoding
+            )
         except WorkerFailed as exc:
             item.status, item.status_reason = "failed", f"extraction {exc}"
             self.ctx.record_error("extraction", item.url, item.status_reason)
