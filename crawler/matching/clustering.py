@@ -239,7 +239,15 @@ def best_cluster(fp: Fingerprint, candidates: Sequence[Candidate]) -> tuple[int,
     else:
         sims = np.zeros(len(candidates), dtype=np.float64)
     best: tuple[float, int] | None = None
-    for index, candidate in enumerate(candidates):
+    # Only candidates that can qualify are looked at one by one: a body similarity of
+    # TITLE_BODY_THRESHOLD or more, or (without a body signature on either side) the same title.
+    if fp.minhash is not None:
+        worth = np.flatnonzero(sims >= TITLE_BODY_THRESHOLD).tolist()
+        worth += [i for i, c in enumerate(candidates) if c.minhash is None]
+    else:
+        worth = [i for i, c in enumerate(candidates) if c.title_key == fp.title_key]
+    for index in sorted(set(worth)):
+        candidate = candidates[index]
         sim = float(sims[index])
         agree = titles_agree(fp.title_key, candidate.title_key)
         if fp.minhash is None or candidate.minhash is None:

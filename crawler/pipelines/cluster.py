@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -52,48 +53,56 @@ class RecentClusters:
 
     Re-reading every recent cluster's signature for each matched article made storing an
     all-relevant crawl quadratic. The first call loads the window; later calls read only the
-    clusters created or touched since the last look (with `RECHECK` of slack, so a cluster
-    another process committed late is still seen), and the clusters this process opens are
-    added as they are made.
+    clusters with a higher id than any seen, and every `RECHECK` also those created or touched
+    within the last `RECHECK` × 2 (a cluster another process committed late, under a lower id,
+    is still seen within that time). Clusters this process opens or joins are added as made.
     """
 
-    RECHECK = timedelta(minutes=2)
+    RECHECK = timedelta(seconds=30)
 
     def __init__(self) -> None:
         self._known: dict[int, tuple[Candidate, datetime]] = {}
-        self._looked_at: datetime | None = None
+        self._max_id = 0
+        self._loaded_at: datetime | None = None
+        self._checked_at: datetime | None = None
 
-    def candidates(self, session: Session, now: datetime) -> list[Candidate]:
-        """Clusters touched within the window before `now`, newest first."""
-        since = now - timedelta(days=WINDOW_DAYS)
-        if self._looked_at is None or now < self._looked_at:
-            self._known.clear()
-            recent_since = since
-        else:
-            recent_since = max(since, self._looked_at - self.RECHECK)
+    def _read(self, session: Session, where: Any) -> None:
         rows = session.execute(
             select(
                 StoryCluster.id,
                 StoryCluster.title_key,
                 StoryCluster.minhash,
                 StoryCluster.updated_at,
-            ).where(StoryCluster.updated_at >= recent_since)
+            ).where(where)
         )
         for cid, key, minhash, updated in rows:
             self._known[cid] = (Candidate(cid, key or "", signature_from_bytes(minhash)), updated)
-        self._looked_at = now
-        live = [(c, at) for c, at in self._known.values() if at >= since]
-        live.sort(key=lambda pair: (pair[1], pair[0].cluster_id), reverse=True)
-        if len(live) > MAX_CANDIDATES:
-            live = live[:MAX_CANDIDATES]
-        self._known = {c.cluster_id: (c, at) for c, at in live}
-        return [c for c, _ in live]
+            self._max_id = max(self._max_id, cid)
+
+    def candidates(self, session: Session, now: datetime) -> list[Candidate]:
+        """Clusters touched within the window before `now`, newest first."""
+        since = now - timedelta(days=WINDOW_DAYS)
+        if self._checked_at is None or now < self._checked_at:  # first use, or a clock jump
+            self._known.clear()
+            self._read(session, StoryCluster.updated_at >= since)
+            self._checked_at = now
+        elif now - self._checked_at >= self.RECHECK:
+            self._read(session, StoryCluster.updated_at >= self._checked_at - self.RECHECK)
+            self._checked_at = now
+        else:
+            self._read(session, StoryCluster.id > self._max_id)
+        stale = [cid for cid, (_c, at) in self._known.items() if at < since]
+        for cid in stale:
+            del self._known[cid]
+        live = sorted(self._known.values(), key=lambda p: (p[1], p[0].cluster_id), reverse=True)
+        return [c for c, _ in live[:MAX_CANDIDATES]]
 
     def touched(self, cluster: StoryCluster) -> None:
         """Remember a cluster this process opened or joined (flushed: it has its id)."""
         minhash = signature_from_bytes(cluster.minhash)
         candidate = Candidate(cluster.id, cluster.title_key or "", minhash)
         self._known[cluster.id] = (candidate, cluster.updated_at)
+        self._max_id = max(self._max_id, cluster.id)
 
     def forget(self, cluster_id: int) -> None:
         """Drop a cluster that is gone (its transaction rolled back, or it was deleted)."""
