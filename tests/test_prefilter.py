@@ -60,7 +60,7 @@ def _base_documents() -> list[Document]:
 
 BASE = _base_documents()
 INLINE = ["b", "i", "em", "strong", "span", "a", "u", "mark", "small"]
-SPACES = [" ", "  ", "\n", "\t", "&nbsp;", " \n "]
+SPACES = [" ", "  ", "\n", "\t", "&nbsp;", " \n ", "<br>", "&#160;", " <wbr>", "<span> </span>"]
 
 
 @pytest.fixture(scope="module")
@@ -231,11 +231,34 @@ def test_scan_skips_unrelated_pages_and_explains(matcher: Matcher) -> None:
 def test_scan_looks_for_whole_words_not_substrings(matcher: Matcher) -> None:
     """ "migra" (la migra) is inside "immigration" and "migrant", "order" inside "border": as
     substrings they made most politics pages pass; the matcher only ever sees whole words."""
-    page = (
-        b"<p>Migrant workers joined the migration study; police arrested a man near the court.</p>"
-    )
+    page = b"<p>Migrant workers joined the migration study; police arrested a man at the courthouse.</p>"
     assert not matcher.prefilter.scan(page).passed
     assert matcher.prefilter.scan(page.replace(b"Migrant workers", b"La migra")).passed
+
+
+def test_scan_looks_for_phrases_not_scattered_words(matcher: Matcher) -> None:
+    """A term's words must stand together as the matcher needs them ("immigration agents"),
+    not anywhere in the page: general news says "immigration" and "agents" apart all the time."""
+    apart = (
+        b"<p>The immigration debate went on.</p><p>Real estate agents arrested nothing.</p>"
+        b"<p>He was detained at the courthouse.</p>"
+    )
+    together = b"<p>Immigration agents detained him at the courthouse.</p>"
+    assert not matcher.prefilter.scan(apart).passed
+    assert matcher.prefilter.scan(together).passed
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<p>ICE&rsquo;s agents detained him at the courthouse.</p>",  # possessive dropped
+        b"<p>The agency's agents: immigration&nbsp;agents detained him at the courthouse.</p>",
+        b"<p>Immigration</p><p>agents detained him at the courthouse.</p>",  # across blocks
+        b"<h2>News</h2>Immi<b>gration</b> agents detained him at the court<i>house</i>.",
+    ],
+)
+def test_phrases_survive_markup_between_their_words(matcher: Matcher, page: bytes) -> None:
+    assert matcher.prefilter.scan(page).passed
 
 
 def test_every_rule_has_something_to_look_for(matcher: Matcher) -> None:

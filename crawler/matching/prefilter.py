@@ -1,18 +1,28 @@
 """A raw-bytes prefilter: one cheap pass decides whether extraction and matching can pay.
 
-It is derived from the compiled rules so it can never drop a page the matcher would match:
+It is derived from the compiled rules so that it does not drop a page the matcher would match:
 a rule fires only where a term of each required group occurs, so a page passes when, for some
-rule, every (selective) requirement has one of its terms' words somewhere in the page. A term
-is there when all its words (but a few stopwords) are, each as a whole word — the matcher only
-ever sees whole words, and as substrings "migra" is in every "immigration" and "order" in every
-"border". Whole words are looked for in a text view of the page that errs on the loose side:
-tags removed (`Immi<b>gration</b>` is one word) and, separately, tags as word breaks
-(`Latest</h2><p>migra`), numeric entities and soft hyphens resolved (`&#73;CE`,
-`Immi&shy;gration`), JSON-LD escapes read (`inmigraci\\u00f3n`), Latin accents folded
-(`inmigración` and `inmigracion` are one word), and every byte outside [a-z0-9] a word break.
-The check is on presence anywhere, never on distance: extraction drops boilerplate between
-two words, so no distance in the page bounds their distance in the article. Acronyms ("ICE")
-are checked case-sensitively.
+rule, every (selective) requirement has one of its terms somewhere in the page. A term is
+looked for as the matcher sees it: its words, whole and in order (` immigration agents `), in
+the page's text read as words — the matcher only ever sees whole words, and as substrings
+"migra" is in every "immigration" and "order" in every "border"; as scattered words
+"immigration" and "agents" are in most politics pages.
+
+The text is read loosely, so as to see every way extraction may render it: scripts and styles
+cut (JSON-LD kept and unescaped: it may hold the title), numeric entities and soft hyphens
+resolved (`&#73;CE`, `Immi&shy;gration`), entities that stand for punctuation as spaces (also
+the few a parser reads without a semicolon), a possessive 's dropped as the matcher drops it,
+Latin accents folded (`inmigración` is `inmigracion`), any byte outside [a-z0-9] a word
+break; and twice: with every tag removed (`Immi<b>gration</b>` is one word) and with inline
+tags removed but every other tag a break (`Latest</h2><p>migra`, `Immigration</p><p>agents`).
+Terms with letters beyond that (no accent folding reaches them) are looked for by their words,
+anywhere, as substrings. Acronyms ("ICE") are checked case-sensitively.
+
+What it assumes of extraction: the words of one term that are next to each other in the
+article were next to each other in the page — extraction removes whole elements, and a term
+split by an element it drops (an ad between the last word of one paragraph and the first of
+the next) would be missed. `tests/test_prefilter.py` renders matching stories in many markups
+(entities, tag-split words, line breaks, inline and block tags) and checks that each passes.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
@@ -40,8 +50,8 @@ _ENTITY = re.compile(
     rb"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|(shy|[a-zA-Z](?:acute|grave|circ|uml|tilde|cedil)));?"
 )
 _UTF8_LATIN = re.compile(rb"\xc3[\x80-\xbf]")
-_SPACE = rb"(?:\s|\xc2\xa0|&nbsp;|&#160;|&#xa0;)?\x01*"
-_G287 = re.compile(rb"\x01*".join([rb"287", _SPACE + rb"\(", _SPACE + rb"[gG]", _SPACE + rb"\)"]))
+_SPACE = rb"(?:\s|\xc2\xa0|&nbsp;|&#160;|&#xa0;)?"
+_G287 = re.compile(rb"287" + _SPACE + rb"\(" + _SPACE + rb"[gG]" + _SPACE + rb"\)")
 _ACRONYM_BOUNDARY = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 G287_FORM = "287(g)"
 MIN_KEY = 3  # "de", "la", "of": in every page, looking for them filters nothing
@@ -155,51 +165,64 @@ def _cut_blocks(raw: bytes) -> list[bytes]:
 _META = re.compile(rb"<meta\b[^>]*", re.IGNORECASE)
 
 
-_MARK = b"\x01"  # where a tag stood: extraction may or may not put a word break there
+_KEY = itemgetter(1)  # (end, key) → key
 
 
-def _marked_view(raw: bytes) -> tuple[bytes, bytes]:
-    """The normalised text view with every tag as a marker byte, and the de-scripted HTML."""
+# Inline tags on the lower-cased page (a case-sensitive pattern is twice as fast).
+_INLINE_LOW = re.compile(
+    rb"<(?=/?(?:a|abbr|b|bdi|bdo|cite|code|data|dfn|em|font|i|kbd|mark|q|s|samp|small|span"
+    rb"|strong|sub|sup|time|u|var)\b)[^>]*>"
+)
+
+
+def _text_views(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    """What extraction can turn into title or text (visible text, plus JSON-LD and meta tags),
+    normalised, two ways: every tag removed (`Immi<b>gration</b>` is whole again; case kept,
+    for acronyms), and lower-cased with inline tags removed but every other tag a word break
+    (`Latest</h2><p>migra`, as extraction renders it); and the de-scripted HTML."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 is not ASCII-compatible: re-encode
         raw = raw.decode("utf-16", "replace").encode("utf-8")
     html = b"".join(_cut_blocks(raw))
-    text = _TAG.sub(_MARK, html.replace(_MARK, b" "))
-    return normalise(text + b"\n" + b"\n".join(_META.findall(raw))), html
+    metas = b"\n" + b"\n".join(_META.findall(raw))
+    joined = normalise(_TAG.sub(b"", html) + metas)
+    broken = normalise(_TAG.sub(b" ", _INLINE_LOW.sub(b"", html.lower())) + metas).lower()
+    return joined, broken, html
 
 
-_ESCAPED_RUN = re.compile(rb"[&\\]([a-z0-9]+)")
 _WORD_KEY = re.compile(r"[a-z0-9]+")
 # Every byte but [a-z0-9] (and upper case, which `lower()` removed first) becomes a space.
 _SPACES = bytes(c if chr(c).isascii() and chr(c).isalnum() and not chr(c).isupper() else 32
                 for c in range(256))  # fmt: skip
+_GAPS = re.compile(rb"  +")
+_APOSTROPHES = (b"&rsquo;", b"&apos;", b"&#x2019;")
+# Named entities left after `normalise` read as a space (`immigration&nbsp;agents`), and so do
+# the few an HTML parser reads without their semicolon (`&ampmigra` is `&` then `migra`).
+_NAMED = re.compile(rb"&(?:[a-z][a-z0-9]{1,31};|(?:nbsp|amp|quot|lt|gt|copy|reg)(?![a-z0-9]*;))")
+# The matcher drops a possessive 's ("ICE's agents" reads "ICE agents").
+_POSSESSIVE = re.compile(rb"(?:'|\xe2\x80\x99|\xca\xbc)s(?![a-z0-9])")
 
 
-def word_views(low: bytes) -> list[str]:
-    """A lower-cased marked view as space-separated words, for whole-word lookups of ` key `.
+def word_view(low: bytes) -> str:
+    """A lower-cased text view as space-separated words, for lookups of ` w1 w2 … `.
 
-    A word is a run of [a-z0-9]; any other byte separates (other letters only loosen the scan).
-    Twice: with tags removed (`Immi<b>gration</b>` is one word) and, where the page has tags,
-    with tags as breaks (`Latest</h2><p>migra`: extraction may start a word where a tag stood).
+    A word is a run of [a-z0-9]; any other byte separates (other letters only loosen the
+    scan). Entities that stand for punctuation read as a space, as the parser reads them, and
+    a possessive 's goes, as the matcher drops it.
     """
-    joined = low.replace(_MARK, b"")
-    views = [b" " + joined.translate(_SPACES) + b" "]
-    if len(joined) != len(low):
-        views.append(b" " + low.translate(_SPACES) + b" ")
-    return [v.decode("latin-1") for v in views]
-
-
-def escaped_words(joined: bytes) -> set[bytes]:
-    """Words that may start inside a run after `&` or a backslash: `&ampmigra` is `&` then
-    `migra` to an HTML parser, and JSON-LD's `\\nmigra` is a newline then `migra`."""
-    return {run[i:] for run in _ESCAPED_RUN.findall(joined) for i in range(1, len(run))}
+    if b"&" in low:
+        for apostrophe in _APOSTROPHES:
+            low = low.replace(apostrophe, b"'")
+        low = _NAMED.sub(b" ", low)
+    if b"'s" in low or b"\x99s" in low or b"\xbcs" in low:
+        low = _POSSESSIVE.sub(b"  ", low)
+    return _GAPS.sub(b" ", b" " + low.translate(_SPACES) + b" ").decode("latin-1")
 
 
 def page_views(raw: bytes) -> tuple[bytes, bytes]:
-    """What extraction can turn into title or text (visible text with tags removed, so
-    `Immi<b>gration</b>` is whole again, plus JSON-LD and meta tags), normalised; and the
-    de-scripted HTML, for the rare second look with tags as spaces."""
-    marked, html = _marked_view(raw)
-    return marked.replace(_MARK, b""), html
+    """The normalised text view with tags removed (see `_text_views`) and the de-scripted
+    HTML, for the rare second look with tags as spaces."""
+    joined, _broken, html = _text_views(raw)
+    return joined, html
 
 
 def page_view(raw: bytes) -> bytes:
@@ -218,22 +241,32 @@ def _acronym_present(view: bytes, html: bytes, word: bytes) -> bool:
     return _has_word(normalise(_TAG.sub(b" ", _INLINE_TAG.sub(b"", html))), word)
 
 
+def _word(token: str) -> str:
+    """A matcher token as the page views spell it."""
+    word = "287g" if token == G287_FORM else token
+    return word if word.isascii() else word.encode("utf-8").decode("latin-1")
+
+
 def term_keys(tokens: Sequence[str]) -> frozenset[str]:
     """The words of a term worth looking for (all must be in a page that has the term)."""
-    keys = set()
-    for token in tokens:
-        word = "287g" if token == G287_FORM else token
-        if not word.isascii():
-            word = word.encode("utf-8").decode("latin-1")
-        if len(word) >= MIN_KEY and word not in STOPWORDS:
-            keys.add(word)
-    return frozenset(keys)
+    return frozenset(w for w in map(_word, tokens) if len(w) >= MIN_KEY and w not in STOPWORDS)
+
+
+def term_phrase(tokens: Sequence[str]) -> str | None:
+    """` w1 w2 … `: how a term made of [a-z0-9] words shows in a word view (None for a term
+    with other letters, which is looked for by its words instead)."""
+    words = [_word(t) for t in tokens]
+    if not words or not all(_WORD_KEY.fullmatch(w) for w in words):
+        return None
+    return " " + " ".join(words) + " "
 
 
 @dataclass(frozen=True)
 class _Group:
-    """How a group shows in a page: any key set all present, or any acronym."""
+    """How a group shows in a page: any of its phrases, any loose key set all present (terms
+    with letters beyond [a-z0-9]), or any acronym."""
 
+    phrases: frozenset[str]
     keysets: tuple[frozenset[str], ...]
     acronyms: tuple[bytes, ...]
 
@@ -242,27 +275,11 @@ class _Group:
         """A term with no rare word: the group may be in any page."""
         return any(not keys for keys in self.keysets)
 
-    @cached_property
-    def singles(self) -> frozenset[str]:
-        """Keys that alone show the group."""
-        return frozenset(next(iter(k)) for k in self.keysets if len(k) == 1)
-
-    @cached_property
-    def multi(self) -> dict[str, list[frozenset[str]]]:
-        """Key sets of several words, indexed by each of their words."""
-        index: dict[str, list[frozenset[str]]] = {}
-        for keys in self.keysets:
-            if len(keys) > 1:
-                for key in keys:
-                    index.setdefault(key, []).append(keys)
-        return index
-
     def present(self, found: set[str], acronyms: set[bytes]) -> bool:
         """Whether the page may contain the group."""
-        if any(a in acronyms for a in self.acronyms) or not self.singles.isdisjoint(found):
+        if any(a in acronyms for a in self.acronyms) or not self.phrases.isdisjoint(found):
             return True
-        multi = self.multi
-        return any(keys <= found for key in found if key in multi for keys in multi[key])
+        return any(keys <= found for keys in self.keysets)
 
 
 def _minimal(keysets: set[frozenset[str]]) -> tuple[frozenset[str], ...]:
@@ -281,32 +298,32 @@ class Prefilter:
         self._names = lexicon.groups
         self._groups: dict[int, _Group] = {}
         for gi, forms in lexicon.forms.items():
-            keysets = {term_keys(tokens) for tokens, exact in forms if exact is None}
+            words = [tokens for tokens, exact in forms if exact is None]
+            phrases = {term_phrase(tokens) for tokens in words}
+            loose = {term_keys(tokens) for tokens in words if term_phrase(tokens) is None}
             acronyms = tuple(sorted({exact.encode() for _, exact in forms if exact}))
-            self._groups[gi] = _Group(_minimal(keysets), acronyms)
+            self._groups[gi] = _Group(frozenset(p for p in phrases if p), _minimal(loose), acronyms)
         self._rules: list[tuple[Rule, list[tuple[int, ...]]]] = []
         for rule in rules:
             reqs = [tuple(sorted(r)) for r in (*rule.require, *rule.context)]
             selective = [r for r in reqs if not any(self._groups[g].free for g in r)]
             self._rules.append((rule, selective))
         used = {g for _, reqs in self._rules for r in reqs for g in r}
-        keys = {k for g in used for ks in self._groups[g].keysets for k in ks}
         self._acronyms = sorted({a for g in used for a in self._groups[g].acronyms})
-        # Keys are looked up as whole words (` key ` in `word_views`); a key with characters
-        # beyond [a-z0-9] (a letter no accent folding reaches) is looked for as a substring.
-        self._word_keys = {k for k in keys if _WORD_KEY.fullmatch(k)}
-        self._other_keys = sorted(keys - self._word_keys)
+        self._loose_keys = sorted({k for g in used for ks in self._groups[g].keysets for k in ks})
+        phrases = {p for g in used for p in self._groups[g].phrases}
         automaton: Any = ahocorasick.Automaton()
-        for key in self._word_keys:
-            automaton.add_word(f" {key} ", key)
-        if self._word_keys:
+        for phrase in phrases:
+            automaton.add_word(phrase, phrase)
+        if phrases:
             automaton.make_automaton()
-        self._automaton = automaton if self._word_keys else None
+        self._automaton = automaton if phrases else None
 
     @property
     def terms(self) -> list[str]:
         """Every word the scan looks for (acronyms as written)."""
-        words = {k for g in self._groups.values() for ks in g.keysets for k in ks}
+        words = {w for g in self._groups.values() for p in g.phrases for w in p.split()}
+        words |= {k for g in self._groups.values() for ks in g.keysets for k in ks}
         return sorted(words | {a.decode() for a in self._acronyms})
 
     @property
@@ -318,21 +335,17 @@ class Prefilter:
         """Pass the page when some rule has a key word of every requirement in it."""
         if not raw:
             return PrefilterResult(False, "empty page", ())
-        marked, html = _marked_view(raw)
-        view = marked.replace(_MARK, b"")
+        view, broken, html = _text_views(raw)
         acronyms = {a for a in self._acronyms if _acronym_present(view, html, a)}
-        low = marked.lower()
+        low = view.lower()
         found: set[str] = set()
         if self._automaton is not None:
-            for text in word_views(low):
-                found.update(key for _end, key in self._automaton.iter(text))
-            if b"&" in view or b"\\" in view:
-                extra = escaped_words(low.replace(_MARK, b"")) - {k.encode() for k in found}
-                found.update(w.decode() for w in extra if w.decode() in self._word_keys)
-        if self._other_keys:
-            text = low.replace(_MARK, b"").decode("latin-1")
-            found.update(k for k in self._other_keys if k in text)
-        hits = tuple(sorted(found | {a.decode() for a in acronyms}))
+            for seen in (low, broken):
+                found.update(map(_KEY, self._automaton.iter(word_view(seen))))
+        if self._loose_keys:
+            text = low.decode("latin-1")
+            found.update(k for k in self._loose_keys if k in text)
+        hits = tuple(sorted({f.strip() for f in found} | {a.decode() for a in acronyms}))
         present: dict[int, bool] = {}
 
         def has(group: int) -> bool:
