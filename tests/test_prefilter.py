@@ -231,7 +231,7 @@ def test_scan_skips_unrelated_pages_and_explains(matcher: Matcher) -> None:
 def test_scan_looks_for_whole_words_not_substrings(matcher: Matcher) -> None:
     """ "migra" (la migra) is inside "immigration" and "migrant", "order" inside "border": as
     substrings they made most politics pages pass; the matcher only ever sees whole words."""
-    page = b"<p>Migrant workers joined the migration study; police arrested a man at the courthouse.</p>"
+    page = b"<p>Migrant workers joined a migration study; police arrested a man at the courthouse."
     assert not matcher.prefilter.scan(page).passed
     assert matcher.prefilter.scan(page.replace(b"Migrant workers", b"La migra")).passed
 
