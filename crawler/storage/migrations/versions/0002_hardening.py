@@ -33,9 +33,14 @@ def upgrade() -> None:
         op.create_foreign_key(
             FK_NAME, 'story_clusters', 'articles', ['first_article_id'], ['id'], ondelete='SET NULL'
         )
+    # Processing attempts of an article (failed_internal rows are retried up to a limit).
+    with op.batch_alter_table('articles') as batch:
+        batch.add_column(sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('articles') as batch:
+        batch.drop_column('attempts')
     bind = op.get_bind()
     if bind.dialect.name != 'sqlite':
         fks = sa.inspect(bind).get_foreign_keys('story_clusters')
