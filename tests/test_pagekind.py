@@ -17,11 +17,11 @@ from crawler.sample_site.sitemaps import LISTING_PATHS
 
 BODY = " ".join(
     "The county commission met on Tuesday and spent three hours on the budget for the new "
-    "water treatment plant, which residents have asked about for years." for _ in range(12)
+    "water treatment plant, which residents have asked about for years."
+    for _ in range(12)
 )
 HEADLINES = [
-    f"Agents detain man number {i} outside the county courthouse after a hearing"
-    for i in range(12)
+    f"Agents detain man number {i} outside the county courthouse after a hearing" for i in range(12)
 ]
 
 
