@@ -190,9 +190,11 @@ def url_shape(url: str) -> str | None:
 
 
 def _looks_like_slug(segment: str) -> bool:
-    """An article slug: ends in .html/.htm/.php with words, or carries a long number id."""
+    """An article slug (a tag or section name is a word or three): five words or more, four
+    with a page extension, or a long number id."""
     stem = segment.rsplit(".", 1)[0]
-    if segment.endswith((".html", ".htm", ".php", ".aspx")) and stem.count("-") >= 3:
+    words = stem.count("-") + 1
+    if words >= 5 or (words >= 4 and segment.endswith((".html", ".htm", ".php", ".aspx"))):
         return True
     return bool(re.search(r"\d{5,}", segment))
 

@@ -133,12 +133,15 @@ def create_context(crawler: Crawler, source_name: str, run_id: int | None) -> Cr
     is fetched, with the run recorded `failed` and the cause as its message.
     """
     config_path = crawler.settings.get("NEWSWATCH_CONFIG") or os.environ.get("NEWSWATCH_CONFIG")
+    settings: Settings | None = None
     try:
         settings = load_settings(config_path)
+        source = settings.source(source_name)
     except ConfigError as exc:
-        _record_start_failure(os.environ.get("NEWSWATCH_DATABASE_URL"), run_id, str(exc))
-        raise
-    source = settings.source(source_name)
+        error = PipelineStartError(str(exc))
+        url = os.environ.get("NEWSWATCH_DATABASE_URL") or (settings and settings.database_url)
+        _record_start_failure(url or None, run_id, str(error))
+        raise error from exc
     db = Database(settings.database_url)
     with db.session() as session:
         row = repo.upsert_source(session, source)

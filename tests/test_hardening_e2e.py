@@ -133,6 +133,14 @@ def test_missing_pack_fails_before_fetching_then_crawls_once_fixed(
         assert "missing.toml" in str(outcome.summary["message"])
         assert fetched(site, FEED, before) == 0 and table_counts(db) == (0, 0, 0)
 
+        # The same for a config file the crawl process cannot load at all.
+        config.write_text("[crawl\nbroken", encoding="utf-8")
+        outcome = run_crawl(db, settings, settings.sources[0], timeout=120)
+        assert outcome.status == "failed"
+        assert str(outcome.summary["message"]).startswith("pipeline cannot start")
+        assert str(config) in str(outcome.summary["message"])
+        assert fetched(site, FEED, before) == 0 and table_counts(db) == (0, 0, 0)
+
         # Fixed: the crawl runs, and every match alerts exactly once.
         write_config(config, site)
         result = crawl(config)

@@ -13,6 +13,7 @@ import os
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -250,5 +251,48 @@ def test_rematch_processes_failed_internal_rows_from_raw_html(
         assert matches >= 1 and alerts == matches
         rematch_articles(db, settings, alert=True)
         assert stored(db, url)[1:] == (matches, alerts)
+    finally:
+        db.dispose()
+
+
+def test_migration_makes_old_worker_failures_retryable(db_url: str) -> None:
+    """Rows a dead or stuck worker left as terminal `failed` before 0002 become retryable."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from crawler.storage.db import alembic_config, upgrade
+
+    db = Database(db_url)
+    try:
+        command.downgrade(alembic_config(db_url), "0001")
+        reasons = {
+            "https://a.example/1": "extraction worker process died",
+            "https://a.example/2": "extraction took longer than 20 s",
+            "https://a.example/3": "extraction error: ValueError: bad markup",
+        }
+        with db.engine.begin() as conn:
+            for i, (url, reason) in enumerate(reasons.items()):
+                conn.execute(
+                    text(
+                        "INSERT INTO articles (url, url_hash, fetched_url, first_seen_at, "
+                        "fetched_at, status, status_reason, revision_count) VALUES "
+                        "(:url, :hash, :fetched, :now, :now, 'failed', :reason, 0)"
+                    ),
+                    {
+                        "url": url,
+                        "hash": f"h{i}",
+                        "fetched": url,
+                        "now": datetime(2026, 1, 1, tzinfo=UTC),
+                        "reason": reason,
+                    },
+                )
+        upgrade(db_url)
+        with db.engine.connect() as conn:
+            rows = dict(conn.execute(text("SELECT url, status FROM articles")).all())
+        assert rows == {
+            "https://a.example/1": "failed_internal",
+            "https://a.example/2": "failed_internal",
+            "https://a.example/3": "failed",  # the page's own fault stays terminal
+        }
     finally:
         db.dispose()

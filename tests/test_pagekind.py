@@ -94,6 +94,7 @@ def test_listing_url_shapes(url: str) -> None:
         "https://paper.example/news/us/article/Agents-detain-man-14848164.php",
         "https://paper.example/author/jane-doe/agents-detain-man-at-courthouse.html",
         "https://paper.example/searchlight-report-on-county-jails",
+        "https://paper.example/category/politics/agents-detain-man-at-the-courthouse",
     ],
 )
 def test_article_url_shapes(url: str) -> None:
