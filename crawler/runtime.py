@@ -192,6 +192,7 @@ class RunRecorder:
         self.loop: task.LoopingCall | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecorder:
@@ -212,6 +213,16 @@ class RunRecorder:
             ctx.flush()
         except Exception as exc:  # a progress write must never stop the crawl
             log.warning("event=progress_flush_failed reason=%s", exc)
+
+    def item_error(self, item: Any, failure: Any) -> None:
+        """A stage raised (a bug of ours the stage did not catch): the page was not stored, so
+        it is not seen; record it so this run saves no feed validators and it comes back."""
+        ctx = getattr(self.crawler, "newswatch", None)
+        if ctx is None:
+            return
+        exc = getattr(failure, "value", failure)
+        url = str(getattr(item, "url", "?"))
+        ctx.record_error(INTERNAL_ERROR_KIND, url, f"pipeline error: {type(exc).__name__}: {exc}")
 
     def spider_closed(self, reason: str) -> None:
         """Record the run's final status, source health and feed validators."""

@@ -28,18 +28,39 @@ from crawler.urls import canonicalize
 pytestmark = pytest.mark.slow
 ALLOW = 'allow_private_hosts = ["127.0.0.1"]'
 FEED = "/feeds/rss.xml"
-DYING_WORKERS = """
+# A crawl process (as `newswatch crawl` starts it) with a fault of ours injected.
+FAULTY_CRAWL = """
 import os, sys
-import crawler.pipelines.extract as stage
+import crawler.pipelines.canonicalize
+import crawler.pipelines.extract
 
 def die(*args):
     os._exit(3)
 
-stage.extract_to_dict = die
+def boom(*args):
+    raise RuntimeError("a bug in a stage")
+
+if sys.argv[1] == "dying_workers":
+    crawler.pipelines.extract.extract_to_dict = die
+else:
+    crawler.pipelines.canonicalize.choose_canonical = boom
 from scrapy.cmdline import execute
 sys.argv = ["scrapy", "crawl", "feed", "-a", "source=paper"]
 execute()
 """
+
+
+def faulty_crawl(config: Path, fault: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
+    env["NEWSWATCH_CONFIG"] = str(config)
+    return subprocess.run(
+        [sys.executable, "-c", FAULTY_CRAWL, fault],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -154,19 +175,9 @@ def test_missing_pack_fails_before_fetching_then_crawls_once_fixed(
 def test_pages_that_failed_on_our_side_are_refetched_and_alert_once(
     tmp_path: Path, site: SampleSite
 ) -> None:
-    # A crawl process whose extraction workers die on every page (our side: the pages are
-    # fine), as `newswatch crawl` would start it.
+    # Extraction workers die on every page (our side: the pages are fine).
     config = write_config(tmp_path / "newswatch.toml", site)
-    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
-    env["NEWSWATCH_CONFIG"] = str(config)
-    result = subprocess.run(
-        [sys.executable, "-c", DYING_WORKERS],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    result = faulty_crawl(config, "dying_workers")
     assert result.returncode == 0, result.stdout + result.stderr
     db = Database(f"sqlite:///{tmp_path / 'crawl.db'}")
     try:
@@ -221,5 +232,30 @@ def test_listing_pages_from_a_sitemap_are_stored_not_article_and_never_alert(
         coverage = articles[canonicalize(site.base_url + LISTING_PATHS[-1])]
         assert "headline links" in (coverage.status_reason or "")  # told by its links alone
         assert table_counts(db)[1:] == (0, 0)
+    finally:
+        db.dispose()
+
+
+def test_a_stage_that_raises_leaves_the_page_unseen_and_the_feed_unsaved(
+    tmp_path: Path, site: SampleSite
+) -> None:
+    config = write_config(tmp_path / "newswatch.toml", site)
+    result = faulty_crawl(config, "raising_stage")
+    assert result.returncode == 0, result.stdout + result.stderr
+    db = Database(f"sqlite:///{tmp_path / 'crawl.db'}")
+    try:
+        run = runs(db)[-1]
+        assert run.errors.get("internal") == 6, run.errors
+        assert "pipeline error: RuntimeError: a bug in a stage" in run.error_samples["internal"][0]
+        with db.session() as session:
+            assert session.scalar(select(func.count()).select_from(FeedState)) == 0
+        assert table_counts(db) == (0, 0, 0)
+
+        before = len(site.requests)
+        result = crawl(config)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert fetched(site, FEED, before) == 1 and runs(db)[-1].status == "ok"
+        articles, matches, alerts = table_counts(db)
+        assert articles == 6 and matches >= 1 and alerts == matches
     finally:
         db.dispose()
