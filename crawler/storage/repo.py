@@ -21,7 +21,6 @@ SUCCESS_STATUSES = frozenset({"ok", "partial", "not_modified"})
 FAILED_INTERNAL = "failed_internal"
 RETRYABLE_STATUSES = frozenset({FAILED_INTERNAL})
 MAX_INTERNAL_ATTEMPTS = 3
-NOT_ARTICLE = "not_article"
 
 
 def upsert_source(session: Session, config: SourceConfig) -> Source:
@@ -131,17 +130,17 @@ def main_error_kind(run: CrawlRun) -> str:
     return run.status
 
 
-def stored_statuses(session: Session, urls: Iterable[str]) -> dict[str, tuple[int, str]]:
-    """(article id, status) of those of these canonical URLs that are stored (batched)."""
+def stored_statuses(session: Session, urls: Iterable[str]) -> dict[str, str]:
+    """The status of each of these canonical URLs that is stored (batched, indexed by hash)."""
     wanted = list(dict.fromkeys(urls))
-    found: dict[str, tuple[int, str]] = {}
+    found: dict[str, str] = {}
     for start in range(0, len(wanted), SEEN_BATCH):
         batch = wanted[start : start + SEEN_BATCH]
         hashes = [fingerprint(u) for u in batch]
         rows = session.execute(
-            select(Article.url, Article.id, Article.status).where(Article.url_hash.in_(hashes))
+            select(Article.url, Article.status).where(Article.url_hash.in_(hashes))
         )
-        stored = {r[0]: (r[1], r[2]) for r in rows}
+        stored = {r[0]: r[1] for r in rows}
         found.update((u, stored[u]) for u in batch if u in stored)
     return found
 
@@ -153,7 +152,7 @@ def seen_urls(session: Session, urls: Iterable[str]) -> set[str]:
     and processes it again, until MAX_INTERNAL_ATTEMPTS make it a terminal `failed`.
     """
     stored = stored_statuses(session, urls)
-    return {u for u, (_, status) in stored.items() if status not in RETRYABLE_STATUSES}
+    return {u for u, status in stored.items() if status not in RETRYABLE_STATUSES}
 
 
 def article_by_url(session: Session, url: str) -> Article | None:
