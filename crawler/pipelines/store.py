@@ -34,9 +34,10 @@ MATERIAL_SIMILARITY = 0.9
 
 
 def _enqueue_alerts(session: Any, **kwargs: Any) -> None:
-    from alerts.outbox import enqueue_match_alerts
+    # One call per article with all its matches: one Slack message per channel lists them all.
+    from alerts.outbox import enqueue_article_alerts
 
-    enqueue_match_alerts(session, **kwargs)
+    enqueue_article_alerts(session, **kwargs)
 
 
 def _sha1(text: str | None) -> str | None:
@@ -194,22 +195,24 @@ class StorePipeline(Stage):
         """Cluster the article, then store its matches with their outbox rows."""
         ctx = self.ctx
         _cluster(session, article, item)
-        source = session.get(Source, ctx.source_id)
         existing = {m.topic for m in article.matches}
-        for result in item.matches:
-            if result.topic in existing:
-                continue
-            match = repo.match_from_result(article, result)
-            session.add(match)
-            session.flush()
-            _enqueue_alerts(
-                session,
-                article=article,
-                match=match,
-                source=source,
-                settings=ctx.settings,
-                first_crawl=ctx.first_crawl,
-            )
+        matches = [
+            repo.match_from_result(article, result)
+            for result in item.matches
+            if result.topic not in existing
+        ]
+        if not matches:
+            return
+        session.add_all(matches)
+        session.flush()
+        _enqueue_alerts(
+            session,
+            article=article,
+            matches=matches,
+            source=session.get(Source, ctx.source_id),
+            settings=ctx.settings,
+            first_crawl=ctx.first_crawl,
+        )
 
     def _store_retry(self, item: ArticleItem) -> bool:
         """Process again an article stored as `failed_internal`; False when it is done with."""
@@ -306,6 +309,7 @@ class StorePipeline(Stage):
         ctx = self.ctx
         source = session.get(Source, ctx.source_id)
         existing = {m.topic: m for m in article.matches}
+        changed: list[Match] = []
         for result in item.matches:
             match = existing.get(result.topic)
             if match is None:
@@ -315,12 +319,15 @@ class StorePipeline(Stage):
                 _update_match(match, result)
             else:
                 continue
-            session.flush()
-            _enqueue_alerts(
-                session,
-                article=article,
-                match=match,
-                source=source,
-                settings=ctx.settings,
-                first_crawl=ctx.first_crawl,
-            )
+            changed.append(match)
+        if not changed:
+            return
+        session.flush()
+        _enqueue_alerts(
+            session,
+            article=article,
+            matches=changed,
+            source=source,
+            settings=ctx.settings,
+            first_crawl=ctx.first_crawl,
+        )
