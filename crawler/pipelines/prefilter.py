@@ -33,8 +33,9 @@ class PrefilterPipeline(Stage):
             ctx.record_error("prefilter", item.url, str(exc))
             return item
         item.extra["raw_gzip"] = data["raw_gzip"]
-        if data["extracted"] is not None:
-            item.extra["extracted"] = data["extracted"]  # the extract stage's work, done here
+        for key in ("page_kind", "extracted"):  # later stages' work, done in the same task
+            if data.get(key) is not None:
+                item.extra[key + "_done"] = data[key]
         if not scan:
             return item
         item.prefilter_hits = tuple(data["hits"])

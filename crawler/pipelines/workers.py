@@ -62,8 +62,24 @@ def prefilter_page(
         "reason": reason,
         "hits": hits,
         "raw_gzip": compress_html(body) if keep_raw else None,
-        "extracted": extract_to_dict(body, *extract) if passed and extract else None,
+        **(_kind_and_extract(body, *extract) if passed and extract else {}),
     }
+
+
+def _kind_and_extract(body: bytes, url: str | None, encoding: str | None) -> dict[str, Any]:
+    """The page-kind stage's cheap verdict and, unless it says `not_article`, the extraction
+    (with the link evidence where the verdict is open). A failure here leaves both to their
+    own stages, which record it."""
+    from crawler.pagekind import ARTICLE, NOT_ARTICLE, before_extraction
+
+    try:
+        verdict = before_extraction(body, url or "")
+    except Exception:
+        return {}
+    out: dict[str, Any] = {"page_kind": (verdict.kind, verdict.reason)}
+    if verdict.kind != NOT_ARTICLE:
+        out["extracted"] = extract_to_dict(body, url, encoding, verdict.kind != ARTICLE)
+    return out
 
 
 def worker_count(configured: int) -> int:
