@@ -30,6 +30,13 @@ _OPINION_TITLE = re.compile(
     r"mi opini[oó]n|guest column|letters?)\s*[:|—–-]",
     re.IGNORECASE,
 )
+# "What is a sanctuary city?", "¿Qué es el 287(g)?", "How do detainers work?": a headline that
+# asks what something is or how it works introduces an explainer.
+_QUESTION_TITLE = re.compile(
+    r"^\s*(?:explainer\s*[:|—–-]\s*)?(?:¿\s*)?(?:what (?:is|are|does|do|happens)|how (?:does|do|to|can)|"
+    r"qu[eé] (?:es|son|pasa|hacer|significa)|c[oó]mo (?:funciona|funcionan|saber))\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -76,9 +83,9 @@ def judge_genre(
         event += min(quotes, spec.cap) * spec.quote_weight
         evidence.append(f"quotations ×{min(quotes, spec.cap)}")
     explainer = score(spec.explainer)
-    if spec.opinion_title_weight and _OPINION_TITLE.match(title):
-        explainer += spec.opinion_title_weight
-        evidence.append("opinion headline")
+    if spec.headline_weight and (_OPINION_TITLE.match(title) or _QUESTION_TITLE.match(title)):
+        explainer += spec.headline_weight
+        evidence.append("opinion or explainer headline")
     # a headline that asks "what is" or says "Opinion:" sets the genre of the whole page
     for name, weight in spec.explainer.items():
         n = titled.get(index[name], 0)

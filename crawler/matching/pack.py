@@ -131,8 +131,8 @@ class GenreSpec(_Strict):
     )
     dateline_weight: float = Field(2.0, ge=0, le=100, description="A dateline opens the text.")
     quote_weight: float = Field(0.5, ge=0, le=100, description="Per quotation in the text.")
-    opinion_title_weight: float = Field(
-        4.0, ge=0, le=100, description='A headline labelled "Opinion:", "Editorial:", ….'
+    headline_weight: float = Field(
+        4.0, ge=0, le=100, description='A headline labelled "Opinion:" or asking "What is…?".'
     )
     cap: int = Field(6, ge=1, le=1000, description="Hits counted per group at most.")
     title_factor: float = Field(
