@@ -33,7 +33,7 @@ _OPINION_TITLE = re.compile(
 # "What is a sanctuary city?", "¿Qué es el 287(g)?", "How do detainers work?": a headline that
 # asks what something is or how it works introduces an explainer.
 _QUESTION_TITLE = re.compile(
-    r"^\s*(?:explainer\s*[:|—–-]\s*)?(?:¿\s*)?(?:what (?:is|are|does|do|happens)|how (?:does|do|to|can)|"
+    r"^\s*(?:(?:explainer|fact check|tracker|faq|q&a|preguntas y respuestas)\s*[:|—–-]\s*)?(?:¿\s*)?(?:what (?:is|are|does|do|happens)|how (?:does|do|to|can)|"
     r"qu[eé] (?:es|son|pasa|hacer|significa)|c[oó]mo (?:funciona|funcionan|saber))\b",
     re.IGNORECASE,
 )
@@ -83,6 +83,10 @@ def judge_genre(
         event += min(quotes, spec.cap) * spec.quote_weight
         evidence.append(f"quotations ×{min(quotes, spec.cap)}")
     explainer = score(spec.explainer)
+    questions = text.count("?")
+    if questions and spec.question_weight:
+        explainer += min(questions, spec.cap) * spec.question_weight
+        evidence.append(f"questions ×{min(questions, spec.cap)}")
     if spec.headline_weight and (_OPINION_TITLE.match(title) or _QUESTION_TITLE.match(title)):
         explainer += spec.headline_weight
         evidence.append("opinion or explainer headline")

@@ -131,6 +131,9 @@ class GenreSpec(_Strict):
     )
     dateline_weight: float = Field(2.0, ge=0, le=100, description="A dateline opens the text.")
     quote_weight: float = Field(0.5, ge=0, le=100, description="Per quotation in the text.")
+    question_weight: float = Field(
+        0.5, ge=0, le=100, description="Per question mark in the text (FAQs ask; reports tell)."
+    )
     headline_weight: float = Field(
         4.0, ge=0, le=100, description='A headline labelled "Opinion:" or asking "What is…?".'
     )
