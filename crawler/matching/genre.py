@@ -24,6 +24,8 @@ _DATELINE = re.compile(
     r"\s*(?:\([^)]{1,30}\)\s*)?(?:[—–]|-{1,2}|\.\s?-)\s"
 )
 _QUOTES = re.compile(r"[“”«»]|\"")
+# live-blog entries: "8:15 p.m. — …" at the start of a paragraph
+_TIMESTAMP = re.compile(r"(?m)^\s*\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\.?)?\s*[—–-]")
 # "Opinion: …", "Editorial | …", "Column — …": the headline says the page argues, not reports.
 _OPINION_TITLE = re.compile(
     r"^\s*(?:opini[oó]n|editorial|column|columna|commentary|comentario|op-ed|my view|"
@@ -82,6 +84,10 @@ def judge_genre(
     if quotes and spec.quote_weight:
         event += min(quotes, spec.cap) * spec.quote_weight
         evidence.append(f"quotations ×{min(quotes, spec.cap)}")
+    stamps = len(_TIMESTAMP.findall(text))
+    if stamps and spec.timestamp_weight:
+        event += min(stamps, spec.cap) * spec.timestamp_weight
+        evidence.append(f"live-blog entries ×{min(stamps, spec.cap)}")
     explainer = score(spec.explainer)
     questions = text.count("?")
     if questions and spec.question_weight:

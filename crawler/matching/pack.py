@@ -131,6 +131,9 @@ class GenreSpec(_Strict):
     )
     dateline_weight: float = Field(2.0, ge=0, le=100, description="A dateline opens the text.")
     quote_weight: float = Field(0.5, ge=0, le=100, description="Per quotation in the text.")
+    timestamp_weight: float = Field(
+        1.0, ge=0, le=100, description='Per live-blog entry opening with a time ("8:15 —").'
+    )
     question_weight: float = Field(
         0.5, ge=0, le=100, description="Per question mark in the text (FAQs ask; reports tell)."
     )
