@@ -17,7 +17,7 @@ FLOORS = LABELLED / "floors.toml"
 SEED = REPO.parent / "shared" / "seed" / "000_86de4751534dedde.txt"
 LANGS = ("en", "es")
 # The least any floor of a set may say (the issues' targets); floors themselves only go up.
-MINIMUMS: dict[str, tuple[float, float]] = {"dev": (0.95, 0.90)}
+MINIMUMS: dict[str, tuple[float, float]] = {"dev": (0.95, 0.90), "realistic": (0.95, 0.92)}
 
 _FLOORS: dict[str, Any] = tomllib.loads(FLOORS.read_text(encoding="utf-8"))
 SETS = sorted(_FLOORS)
