@@ -209,7 +209,7 @@ def test_an_explainer_is_a_near_miss_with_a_reason(matcher: Matcher) -> None:
 def test_a_report_with_a_second_person_quote_is_still_a_report(matcher: Matcher) -> None:
     doc = Document(
         "County ends 287(g) agreement",
-        'HARRIS COUNTY, Texas — Commissioners voted 3-2 on Tuesday to end the county\'s 287(g) '
+        "HARRIS COUNTY, Texas — Commissioners voted 3-2 on Tuesday to end the county's 287(g) "
         'agreement with ICE. "If you call the police, you should not fear deportation," one '
         "commissioner said. The sheriff said he disagreed.",
     )

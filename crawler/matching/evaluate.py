@@ -126,9 +126,7 @@ def _item(data: Any, base: Path, where: str, path: Path) -> LabelledItem:
         path=(base / raw_path) if isinstance(raw_path, str) else None,
         url=data.get("url") if isinstance(data.get("url"), str) else None,
         lang=data.get("lang") if isinstance(data.get("lang"), str) else None,
-        attrs={
-            k: v for k, v in data.items() if k not in _SOURCE_KEYS and isinstance(v, str) and v
-        },
+        attrs={k: v for k, v in data.items() if k not in _SOURCE_KEYS and isinstance(v, str) and v},
     )
 
 

@@ -1,4 +1,4 @@
-"""Whether a page reports an event or only explains: explainers, guides, ads and polls fire no topic.
+"""Whether a page reports an event or only explains (explainers, guides, ads, polls: no topic).
 
 A news report carries signals of a specific event (attribution such as "said" or "dijo", days
 and dates, a dateline, quotations); a page that describes a policy in general carries signals
@@ -32,11 +32,13 @@ _OPINION_TITLE = re.compile(
     r"mi opini[oó]n|guest column|letters?)\s*[:|—–-]",
     re.IGNORECASE,
 )
-# "What is a sanctuary city?", "¿Qué es el 287(g)?", "How do detainers work?": a headline that
-# asks what something is or how it works introduces an explainer.
+# "What is a sanctuary city?", "¿Qué es el 287(g)?", "Fact check: …": a headline that asks what
+# something is or how it works, or labels the page a fact check or tracker, introduces an
+# explainer.
 _QUESTION_TITLE = re.compile(
-    r"^\s*(?:(?:explainer|fact check|tracker|faq|q&a|preguntas y respuestas)\s*[:|—–-]\s*)?(?:¿\s*)?(?:what (?:is|are|does|do|happens)|how (?:does|do|to|can)|"
-    r"qu[eé] (?:es|son|pasa|hacer|significa)|c[oó]mo (?:funciona|funcionan|saber))\b",
+    r"^\s*(?:(?:explainer|explicador|fact check|tracker|faq|q&a|preguntas y respuestas)\s*[:|—–-]"
+    r"|(?:¿\s*)?(?:what (?:is|are|does|do|happens)|how (?:does|do|to|can)|"
+    r"qu[eé] (?:es|son|pasa|hacer|significa)|c[oó]mo (?:funciona|funcionan|saber))\b)",
     re.IGNORECASE,
 )
 
