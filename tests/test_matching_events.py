@@ -214,3 +214,15 @@ def test_a_report_with_a_second_person_quote_is_still_a_report(matcher: Matcher)
         "commissioner said. The sheriff said he disagreed.",
     )
     assert {r.topic for r in matcher.match(doc)} == {SD}
+
+
+def test_every_sample_site_article_gets_exactly_its_expected_topics(matcher: Matcher) -> None:
+    """The demo's articles: positives matched, no hard negative, and no wrong topic."""
+    from crawler.sample_site.content import load_specs
+
+    wrong = {}
+    for spec in load_specs():
+        got = {r.topic for r in matcher.match(Document(spec.title, "\n\n".join(spec.paragraphs)))}
+        if got != set(spec.expected_topics):
+            wrong[spec.slug] = (sorted(spec.expected_topics), sorted(got))
+    assert wrong == {}
