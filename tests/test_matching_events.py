@@ -158,6 +158,71 @@ CASES: list[tuple[str, str, str, set[str]]] = [
         "under 30 were less supportive.",
         set(),
     ),
+    (
+        "jail-contract-es",
+        "Condado pone fin a contrato con ICE",
+        "Los comisionados del condado votaron el martes para cancelar el contrato que permitía "
+        "alojar detenidos de ICE en la cárcel local.",
+        {SD},
+    ),
+    (
+        "grant-threat",
+        "Feds threaten grant cuts over jail policy",
+        "The Justice Department warned the county on Tuesday that it could lose federal grants "
+        "unless the jail gives immigration agents access to inmates.",
+        {SD},
+    ),
+    (
+        "family-court-es",
+        "Detienen a padre tras audiencia de custodia",
+        "Agentes de ICE detuvieron a un padre a la salida del tribunal de familia, después de "
+        "una audiencia de custodia, dijo su abogada.",
+        {CA},
+    ),
+    (
+        "immigration-court-dismissal",
+        "Asylum seeker arrested after hearing",
+        "An asylum seeker was arrested by immigration officers in the hallway of the "
+        "immigration court after a judge dismissed her case.",
+        {CA},
+    ),
+    (
+        "candidate-forum",
+        "Sheriff candidate forum",
+        "Candidates for sheriff answered questions about jail conditions, staffing and "
+        "cooperation with ICE at a forum Thursday night. The election is in November.",
+        set(),
+    ),
+    (
+        "doj-other-suit",
+        "DOJ sues city over police hiring test",
+        "The Justice Department sued the city on Monday, alleging its police entrance exam "
+        "discriminates against Black and Hispanic applicants.",
+        set(),
+    ),
+    (
+        "plate-privacy",
+        "Council debates plate reader privacy",
+        "City council members debated Tuesday whether to keep license plate reader cameras "
+        "after residents raised privacy concerns. Police said the cameras helped solve car "
+        "thefts.",
+        set(),
+    ),
+    (
+        "explainer-es",
+        "Qué es el programa 287(g)",
+        "El programa 287(g) permite a la policía local colaborar con ICE. Los condados firman "
+        "acuerdos con la agencia. Aquí te explicamos cómo funciona.",
+        set(),
+    ),
+    (
+        "background-law",
+        "Man detained at Queens courthouse",
+        "ICE officers detained a man in the lobby of Queens Criminal Court on Monday, his lawyer "
+        "said. A state law passed in 2020 prohibits civil immigration arrests of people "
+        "attending court unless a judge has signed a warrant.",
+        {CA},
+    ),
     # 10. near misses
     (
         "unrelated-federal-case",
