@@ -296,6 +296,4 @@ def test_prefilter_passes_a_matching_story_for_every_rule_shape(matcher: Matcher
             result = matcher.prefilter.scan(page)
             assert result.passed, (rule.id, result.reason, doc.title)
     # the check means something only if most rule shapes produced a matching story
-    assert len(matched) >= 0.8 * len(matcher.rules), sorted(
-        {r.id for r in matcher.rules} - matched
-    )
+    assert len(matched) >= 0.8 * len(matcher.rules), sorted({r.id for r in matcher.rules} - matched)
