@@ -257,8 +257,12 @@ def test_event_labels(
 
 
 def test_every_rule_and_the_genre_signal_has_a_description(matcher: Matcher) -> None:
+    from crawler.matching.pack import load_pack
+
     for rule in matcher.rules:
         assert len(rule.description) > 20, rule.id
+    genre = load_pack().genre
+    assert genre is not None and len(genre.description) > 20
 
 
 def test_an_explainer_is_a_near_miss_with_a_reason(matcher: Matcher) -> None:
