@@ -223,6 +223,20 @@ CASES: list[tuple[str, str, str, set[str]]] = [
         "attending court unless a judge has signed a warrant.",
         {CA},
     ),
+    (
+        "background-287g",
+        "Texas sheriff wins award",
+        "Sheriff Dan Ortiz, whose office joined a 287(g) agreement in 2019, received a statewide "
+        "award Friday for a jail literacy program.",
+        set(),
+    ),
+    (
+        "campaign-debate",
+        "Sanctuary state debate heats up in governor's race",
+        "The two candidates for governor sparred Tuesday over whether the state should remain "
+        "a sanctuary state, with the challenger promising to repeal the law if elected.",
+        set(),
+    ),
     # 10. near misses
     (
         "unrelated-federal-case",
