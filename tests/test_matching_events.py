@@ -8,6 +8,8 @@ guides, advertisements, polls and near misses; they must fire no topic.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from crawler.matching import Document, Matcher, load_matcher
@@ -309,3 +311,25 @@ def test_every_sample_site_article_gets_exactly_its_expected_topics(matcher: Mat
         if got != set(spec.expected_topics):
             wrong[spec.slug] = (sorted(spec.expected_topics), sorted(got))
     assert wrong == {}
+
+
+def test_a_pack_genre_naming_an_unknown_group_fails_with_the_field(tmp_path: Path) -> None:
+    from crawler.errors import ConfigError
+    from crawler.matching.pack import load_pack
+
+    extra = tmp_path / "extra.toml"
+    extra.write_text("[genre]\nexplainer = { no_such_group = 1.0 }\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_pack([extra])
+    assert "no_such_group" in str(info.value) and "genre.explainer" in str(info.value)
+
+
+def test_an_extra_pack_can_switch_the_genre_signal_off(tmp_path: Path) -> None:
+    from crawler.matching.matcher import Matcher
+    from crawler.matching.pack import load_pack
+
+    title, text = next((c[1], c[2]) for c in CASES if c[0] == "explainer-287g")
+    extra = tmp_path / "extra.toml"
+    extra.write_text("[genre]\nmin_explainer = 1000\n", encoding="utf-8")
+    lenient = Matcher(load_pack([extra]))
+    assert {r.topic for r in lenient.match(Document(title, text))} == {SD}
