@@ -305,3 +305,35 @@ def test_prefilter_passes_every_corpus_page_the_matcher_matches(
             f"({passed / len(pages):.1%}); matcher matched {matched}"
         )
     assert dropped == []
+
+
+def _rule_story(matcher: Matcher, rule_id: str, pick: int) -> Document:
+    """A story built deterministically from one rule's groups (the `pick`-th form of each)."""
+    rule = next(r for r in matcher.rules if r.id == rule_id)
+    forms = matcher.lexicon.forms
+    words = []
+    for req in (*rule.require, *rule.context):
+        group = sorted(req)[pick % len(req)]
+        options = sorted(forms[group], key=str)
+        tokens, exact = options[pick % len(options)]
+        words.append(exact or " ".join(tokens))
+    phrase = " and ".join(words)
+    text = "\n\n".join(f"Officials said {phrase} on Monday." for _ in range(3))
+    return Document(phrase.capitalize(), text)
+
+
+def test_prefilter_passes_a_matching_story_for_every_rule_shape(matcher: Matcher) -> None:
+    """Every rule (the event rules with four or five requirements, `unless` and `context`
+    included), several term choices each: a story the matcher matches passes the prefilter."""
+    matched: set[str] = set()
+    for rule in matcher.rules:
+        for pick in range(3):
+            doc = _rule_story(matcher, rule.id, pick)
+            if not matcher.match(doc):
+                continue
+            matched.add(rule.id)
+            page = rendered(doc, random.Random(pick))
+            result = matcher.prefilter.scan(page)
+            assert result.passed, (rule.id, result.reason, doc.title)
+    # the check means something only if most rule shapes produced a matching story
+    assert len(matched) >= 0.8 * len(matcher.rules), sorted({r.id for r in matcher.rules} - matched)
