@@ -1,8 +1,10 @@
 """Evaluation on labelled JSON Lines: precision, recall and F1 per topic, with the errors listed.
 
 Each line is `{"id" or "url", "text" or "html" or "path", "labels": [...]}` with an optional
-"title" and "lang". A `path` is read relative to the labelled file (HTML, `.gz` HTML or plain
-text); HTML goes through `crawler.extract` first.
+"title" and "lang". An optional "reviewed_topics" list (as `newswatch matches export
+--labelled` writes) limits scoring to those topics: a topic nobody reviewed is neither a
+positive nor a negative, so the item counts for no other topic. A `path` is read relative to
+the labelled file (HTML, `.gz` HTML or plain text); HTML goes through `crawler.extract` first.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ class LabelledItem:
     path: Path | None = None
     url: str | None = None
     lang: str | None = None
+    reviewed_topics: tuple[str, ...] | None = None  # None: every topic is judged
+
+    def judged(self, topic: str) -> bool:
+        """Whether this item says anything about `topic`."""
+        return (
+            self.reviewed_topics is None or topic in self.reviewed_topics or (topic in self.labels)
+        )
 
 
 @dataclass
@@ -105,6 +114,11 @@ def _item(data: Any, base: Path, where: str, path: Path) -> LabelledItem:
     title = data.get("title") or ""
     if not isinstance(title, str):
         raise fail("expected a string", "title")
+    reviewed = data.get("reviewed_topics")
+    if reviewed is not None and (
+        not isinstance(reviewed, list) or not all(isinstance(x, str) for x in reviewed)
+    ):
+        raise fail("expected a list of topic names", "reviewed_topics")
     raw_path = data.get("path")
     return LabelledItem(
         id=ident,
@@ -115,6 +129,7 @@ def _item(data: Any, base: Path, where: str, path: Path) -> LabelledItem:
         path=(base / raw_path) if isinstance(raw_path, str) else None,
         url=data.get("url") if isinstance(data.get("url"), str) else None,
         lang=data.get("lang") if isinstance(data.get("lang"), str) else None,
+        reviewed_topics=tuple(reviewed) if reviewed is not None else None,
     )
 
 
@@ -187,6 +202,8 @@ def run_eval(matcher: Matcher, items: Iterable[LabelledItem]) -> EvalReport:
             predicted = []
         predictions[item.id] = predicted
         for topic, score in scores.items():
+            if not item.judged(topic):
+                continue
             gold, got = topic in item.labels, topic in predicted
             if gold and got:
                 score.tp += 1
