@@ -55,6 +55,7 @@ class TopicScore:
     score: float
     threshold: float | None = None
     rules: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # the rules' descriptions, for people
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TopicScore:
@@ -66,6 +67,7 @@ class TopicScore:
             score=float(data.get("score") or 0.0),
             threshold=None if threshold is None else float(threshold),
             rules=[str(r) for r in data.get("rules") or []],
+            reasons=[str(r) for r in data.get("reasons") or []],
         )
 
 
@@ -88,6 +90,7 @@ class AlertView:
     pack_version: str = ""
     source_name: str | None = None
     revision: int = 0
+    reasons: list[str] = field(default_factory=list)  # why, in words (rule ids stay in `rules`)
     # Every topic of the article routed to this channel, lead first (empty: only `topic`).
     topics: list[TopicScore] = field(default_factory=list)
 
@@ -96,7 +99,11 @@ class AlertView:
         """The topics this alert announces, lead first."""
         if self.topics:
             return list(self.topics)
-        return [TopicScore(self.topic, self.topic_label, self.score, self.threshold, self.rules)]
+        return [
+            TopicScore(
+                self.topic, self.topic_label, self.score, self.threshold, self.rules, self.reasons
+            )
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict for the outbox payload."""
@@ -125,6 +132,7 @@ class AlertView:
             pack_version=str(data.get("pack_version") or ""),
             source_name=data.get("source_name"),
             revision=int(data.get("revision") or 0),
+            reasons=[str(r) for r in data.get("reasons") or []],
             topics=[
                 TopicScore.from_dict(t) for t in data.get("topics") or [] if isinstance(t, dict)
             ],
@@ -201,8 +209,12 @@ def _cut_escaped(text: str, limit: int) -> str:
 # ---------------------------------------------------------------------------- snippet
 
 
-def _normal_marks(marks: Iterable[Sequence[int]], length: int) -> list[tuple[int, int]]:
-    spans = sorted((max(0, int(m[0])), min(length, int(m[1]))) for m in marks if len(m) >= 2)
+def _normal_marks(text: str, marks: Iterable[Sequence[int]]) -> list[tuple[int, int]]:
+    from crawler.matching.describe import whole_marks  # "287(g)" is bolded whole
+
+    length = len(text)
+    good = [m for m in marks if len(m) >= 2]
+    spans = sorted((max(0, a), min(length, b)) for a, b in whole_marks(text, good))
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if end <= start:
@@ -218,7 +230,7 @@ def mark_snippet(snippet: str, marks: Iterable[Sequence[int]], limit: int = MAX_
     """Escape a snippet and bold its marked spans, cut to about `limit` visible characters."""
     pieces: list[tuple[str, bool]] = []
     pos = 0
-    for start, end in _normal_marks(marks, len(snippet)):
+    for start, end in _normal_marks(snippet, marks):
         pieces.append((snippet[pos:start], False))
         pieces.append((snippet[start:end], True))
         pos = end
@@ -312,11 +324,18 @@ def _context_line(view: AlertView) -> str:
     parts = [f"via {escape(clean(view.source_name or view.outlet))}"]
     host = urlsplit(view.url).hostname if safe_url(view.url) else None
     parts.append(link(view.url, host or view.url))
-    if view.rules:
-        parts.append("rules: " + escape(cut(", ".join(view.rules), 300)))
     if view.pack_version:
         parts.append(f"pack {escape(cut(view.pack_version, 80))}")
     return " · ".join(parts)
+
+
+def _why(view: AlertView) -> str:
+    """The rules' descriptions, for people (ids stay in the stored payload and in JSON)."""
+    from crawler.matching.describe import readable
+
+    reasons = view.reasons or [readable(r) for r in view.rules]
+    reasons = [clean(r) for r in dict.fromkeys(reasons) if clean(r)]
+    return ("*Why:* " + escape(cut("; ".join(reasons), 600))) if reasons else ""
 
 
 def _score(score: float, threshold: float | None) -> str:
@@ -359,6 +378,9 @@ def build_alert_message(view: AlertView) -> dict[str, Any]:
     ]
     if view.snippet.strip():
         blocks.append(section(mark_snippet(view.snippet, view.snippet_marks)))
+    why = _why(view)
+    if why:
+        blocks.append(context(why))
     entities = _entity_fields(view)
     if entities:
         blocks.append(fields_section(entities))

@@ -124,7 +124,8 @@ def test_show_prints_article_explanation_entities_cluster_alerts(cli: Any, sampl
         "Metro Times",
         "https://news.example/",
         "ICE officers waited outside courtroom 4B.",  # snippet
-        "ice_agency",  # rules
+        "ice agency",  # the rule in words (the test pack has no description for it)...
+        "ice_agency",  # ...and its id in the details
         "keywords",  # score parts
         "Hennepin County courthouse",  # entities
         "Mary Moriarty",

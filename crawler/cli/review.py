@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler.cli.context import AppContext, pass_app
+from crawler.matching.describe import explain_rules, rule_descriptions
 from crawler.review.exports import labelled_examples, parse_match_ref, write_csv, write_jsonl
 from crawler.review.queries import (
     DATE_BASES,
@@ -205,7 +207,7 @@ def _marked_text(text: str, marks: list[tuple[int, int]]) -> Text:
     return out
 
 
-def _show_detail(console: Console, d: MatchDetail) -> None:
+def _show_detail(console: Console, d: MatchDetail, packs: Sequence[Path] = ()) -> None:
     from crawler.review.web.render import entity_groups, plain  # the web page's wording, same rules
 
     a, m, x = d.article, d.row, d.explanation
@@ -226,29 +228,37 @@ def _show_detail(console: Console, d: MatchDetail) -> None:
     console.print(Panel(facts, title=Text(a.title or a.url, style="bold"), title_align="left"))
     if m.snippet:
         console.print(Panel(_marked_text(m.snippet, m.snippet_marks), title="Snippet"))
-    explanation = Table.grid(padding=(0, 2))
-    explanation.add_column(style="dim")
-    explanation.add_column(overflow="fold")
+    why = Table.grid(padding=(0, 2))
+    why.add_column(overflow="fold")
+    for text, _ident in explain_rules(x.get("rules") or [], rule_descriptions(packs)):
+        why.add_row(Text(f"• {text}"))
+    console.print(Panel(why, title="Why it matched"))
+    # ids, score parts and offsets are for whoever tunes the rules: a details panel, and JSON
+    details = Table.grid(padding=(0, 2))
+    details.add_column(style="dim")
+    details.add_column(overflow="fold")
     if x.get("rules"):
-        explanation.add_row("Rules", Text(plain(x["rules"])))
+        details.add_row("Rule ids", Text(plain(x["rules"])))
     parts = x.get("score_parts")
     for name, value in (parts if isinstance(parts, dict) else {}).items():
-        explanation.add_row(f"score: {name}", Text(plain(value)))
+        details.add_row(f"score: {name}", Text(plain(value)))
     for span in x.get("spans") or []:
         if isinstance(span, dict):
             where = f"{span.get('field', '?')} {span.get('start', '?')}–{span.get('end', '?')}"
-            explanation.add_row(
+            details.add_row(
                 f"span {span.get('group', '')}", Text(f"{span.get('text')!s}  ({where})")
             )
     if x.get("near_misses"):
-        explanation.add_row("Near misses", Text(plain(x["near_misses"])))
-    console.print(Panel(explanation, title="Explanation"))
+        details.add_row("Near misses", Text(plain(x["near_misses"])))
+    console.print(Panel(details, title="Details", border_style="dim"))
     entities = Table.grid(padding=(0, 2))
     entities.add_column(style="dim")
     entities.add_column(overflow="fold")
-    for kind, names in entity_groups(d.entities):
+    groups = entity_groups(d.entities)
+    for kind, names in groups:
         entities.add_row(kind, Text(", ".join(names)))
-    console.print(Panel(entities, title="Entities"))
+    if groups:  # no empty "where"
+        console.print(Panel(entities, title="Entities"))
     cluster = [Text(f"#{c.id} {c.title or c.url}  [{c.outlet or '—'}]  {c.url}") for c in d.cluster]
     console.print(
         Panel(Group(*cluster) if cluster else Text("no other article"), title="Story cluster")
@@ -277,7 +287,7 @@ def show(app: AppContext, match_id: int, fmt: str) -> None:
 
         click.echo(json.dumps(asdict(detail), default=str, ensure_ascii=False, indent=2))
         return
-    _show_detail(app.console, detail)
+    _show_detail(app.console, detail, app.settings.matching.topic_packs)
 
 
 @matches.command("label")

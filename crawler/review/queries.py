@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from crawler.matching.describe import whole_marks
 from crawler.storage.models import Alert, Article, Match, Review, Source, utcnow
 
 LABELS = ("relevant", "irrelevant", "duplicate")
@@ -194,7 +195,8 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _row_select() -> AnySelect:
+def match_rows() -> AnySelect:
+    """SELECT (Match, Article, source name), the shape every listing filters."""
     return (
         select(Match, Article, Source.name)
         .join(Article, Article.id == Match.article_id)
@@ -218,14 +220,15 @@ def _to_row(match: Match, article: Article, source: str | None) -> MatchRow:
         source=source,
         outlet=article.site_name or source,
         published_at=article.published_at or article.feed_published_at,
-        **_snippet(match),
+        **snippet_of(match),
         first_seen_at=article.first_seen_at,
         state=match.state or "matched",
         language=article.language,
     )
 
 
-def _snippet(match: Match) -> dict[str, Any]:
+def snippet_of(match: Match) -> dict[str, Any]:
+    """The match's snippet and marks (marks only where they belong to that snippet)."""
     # snippet_marks are offsets into the explanation's snippet: only trust them with it.
     explained = (match.explanation or {}).get("snippet")
     marks = (match.explanation or {}).get("snippet_marks")
@@ -263,7 +266,8 @@ def place_pattern(name: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered(stmt: AnySelect, query: MatchQuery) -> AnySelect:
+def filter_matches(stmt: AnySelect, query: MatchQuery) -> AnySelect:
+    """Apply the query's filters (not its order, limit or offset) to a `match_rows()` select."""
     when = date_column(query.by)
     if query.state:
         stmt = stmt.where(Match.state == query.state)
@@ -298,14 +302,14 @@ def _filtered(stmt: AnySelect, query: MatchQuery) -> AnySelect:
 def list_matches(session: Session, query: MatchQuery) -> list[MatchRow]:
     """Matches passing the filters, newest first (by publication time unless `by="found"`)."""
     when = date_column(query.by)
-    stmt = _filtered(_row_select(), query).order_by(when.desc(), Match.id.desc())
+    stmt = filter_matches(match_rows(), query).order_by(when.desc(), Match.id.desc())
     stmt = stmt.limit(query.limit).offset(query.offset)
     return [_to_row(m, a, s) for m, a, s in session.execute(stmt).all()]
 
 
 def count_matches(session: Session, query: MatchQuery) -> int:
     """How many matches pass the filters (ignoring limit and offset)."""
-    stmt = _filtered(_row_select(), query).with_only_columns(func.count(Match.id))
+    stmt = filter_matches(match_rows(), query).with_only_columns(func.count(Match.id))
     return int(session.execute(stmt).scalar_one())
 
 
@@ -345,7 +349,7 @@ def _copy(cls: type[_T], obj: object) -> _T:
 
 def get_match(session: Session, match_id: int) -> MatchDetail | None:
     """The match with its article, cluster, sibling matches, alerts and reviews; None if absent."""
-    found = session.execute(_row_select().where(Match.id == match_id)).first()
+    found = session.execute(match_rows().where(Match.id == match_id)).first()
     if found is None:
         return None
     match, article, source = found
@@ -359,7 +363,7 @@ def get_match(session: Session, match_id: int) -> MatchDetail | None:
         )
         cluster = [_article_info(a, s) for a, s in session.execute(stmt).all()]
     siblings = session.execute(
-        _row_select()
+        match_rows()
         .where(Match.article_id == article.id, Match.id != match.id)
         .order_by(Match.topic)
     ).all()
@@ -410,14 +414,12 @@ def label_match(
 
 
 def snippet_segments(snippet: str, marks: Iterable[Sequence[int]] | None) -> list[tuple[str, bool]]:
-    """Split a snippet into (text, marked) pieces; bad or overlapping marks are skipped."""
+    """Split a snippet into (text, marked) pieces; bad or overlapping marks are skipped.
+
+    Marks are widened to whole terms, so older rows marking "287(" show "287(g)".
+    """
     spans: list[tuple[int, int]] = []
-    for mark in marks or ():
-        try:
-            start, end = int(mark[0]), int(mark[1])
-        except (TypeError, ValueError, IndexError):
-            continue
-        start, end = max(0, start), min(len(snippet), end)
+    for start, end in whole_marks(snippet, marks or ()):
         if start < end:
             spans.append((start, end))
     pieces: list[tuple[str, bool]] = []
