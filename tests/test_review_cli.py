@@ -210,7 +210,7 @@ def test_export_labelled_round_trip(cli: Any, sample: Sample, tmp_path: Path) ->
     assert "Hennepin County courthouse" in a1["text"]
     # every exported id is one `matches show` accepts
     for ref in by_id:
-        assert "Explanation" in cli("matches", "show", ref).stdout
+        assert "Why it matched" in cli("matches", "show", ref).stdout
     from crawler.matching.evaluate import load_labelled
 
     loaded = {item.id: item for item in load_labelled(target)}

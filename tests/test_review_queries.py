@@ -68,11 +68,14 @@ def test_snippet_segments() -> None:
     ]
     assert snippet_segments(text, [[18, 28], [0, 3]])[0] == ("ICE", True)  # any order
     assert snippet_segments(text, [[0, 10], [4, 8]]) == [(text[:10], True), (text[10:], False)]
-    assert snippet_segments(text, [[-5, 3], [25, 99]]) == [  # a cut word is marked whole
-        ("ICE", True),
-        (text[3:18], False),
-        (text[18:], True),
-    ]
+    assert (
+        snippet_segments(text, [[-5, 3], [25, 99]])
+        == [  # a cut word is marked whole
+            ("ICE", True),
+            (text[3:18], False),
+            (text[18:], True),
+        ]
+    )
     assert snippet_segments("a 287(g) deal", [[2, 6]]) == [  # older rows marked "287("
         ("a ", False),
         ("287(g)", True),
