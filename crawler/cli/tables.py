@@ -3,8 +3,8 @@
 A piped command gets 80 columns. Rather than let rich squeeze every column to a few letters,
 `fitted_table` drops the lowest-priority columns until the rest fit at their natural width
 and folds what it dropped into a dim second line of the free-text column (else the first
-text column), so no value is lost. Columns marked `keep` stay; their text wraps at spaces, a name without spaces
-keeps its full width.
+text column), so no value is lost. Priority-0 columns always stay; free text wraps at
+spaces, a name without spaces keeps its full width.
 """
 
 from __future__ import annotations
