@@ -226,14 +226,18 @@ def test_match_refs_and_safe_cells() -> None:
 
 def test_timeline_counts_per_day_and_topic(database: Database) -> None:
     with database.session() as s:
-        article = add_article(s, None, "t")
-        other = add_article(s, None, "u")
+        article = add_article(s, None, "t", first_seen_at=NOW - timedelta(hours=1))
+        other = add_article(s, None, "u", first_seen_at=NOW - timedelta(hours=2))
+        old = add_article(s, None, "v", first_seen_at=NOW - timedelta(days=2, hours=1))
+        older = add_article(s, None, "w", published_at=NOW - timedelta(days=40))
         add_match(s, article, "a", created_at=NOW - timedelta(hours=1))
         add_match(s, other, "a", created_at=NOW - timedelta(hours=2))
-        add_match(s, other, "b", created_at=NOW - timedelta(days=2, hours=1))
-        add_match(s, article, "b", created_at=NOW - timedelta(days=40))  # outside the window
+        add_match(s, old, "b", created_at=NOW - timedelta(days=2, hours=1))
+        add_match(s, older, "b", created_at=NOW - timedelta(hours=3))  # found now, published then
         data = timeline(s, days=7, now=NOW)
         only_b = timeline(s, days=7, now=NOW, topic="b")
+        found = timeline(s, days=7, now=NOW, by="found")
+    assert found.counts[(NOW.date(), "b")] == 1  # by found time the old article is today's
     assert len(data.days) == 7 and data.days[-1] == NOW.date()
     assert data.counts == {(NOW.date(), "a"): 2, ((NOW - timedelta(days=2)).date(), "b"): 1}
     assert data.topics == [("a", "A"), ("b", "B")]

@@ -223,3 +223,11 @@ def test_other_pages_add_their_navigation(database: Database) -> None:
     labels = re.findall(r">([A-Za-z]+)</a>", nav)
     assert labels == ["Stories", "Matches", "Possible", "Timeline", "Sources"]
     assert app.test_client().get("/possible").get_data(as_text=True) == "possible matches"
+
+
+def test_found_time_is_an_explicit_option(client: FlaskClient, sample: Sample) -> None:
+    published = page(client, "/?since=11d&until=2d")
+    found = page(client, "/?since=11d&until=2d&by=found")
+    assert f"story-a{sample.a3}" not in published and f"story-a{sample.a3}" in found
+    assert '<input type="hidden" name="by" value="found">' in found
+    assert ">Found" in found and "time found</a>" in found

@@ -34,7 +34,9 @@ from crawler.storage.models import Match, Source, utcnow
 bp = Blueprint("stories", __name__)
 PAGE_SIZE = 25
 EXPORT_LIMIT = 5000
-FILTER_KEYS = ("q", "topic", "place", "source", "since", "until", "status", "language", "sort")
+FILTER_KEYS = (
+    "q", "topic", "place", "source", "since", "until", "by", "status", "language", "sort",
+)  # fmt: skip
 FAILING = ("failing", "blocked", "broken", "down")
 EXPORT_COLUMNS = (
     "story", "earliest", "date_basis", "title", "url", "outlets", "topics", "places", "courts",
@@ -75,7 +77,7 @@ def _sort() -> str:
 def _quick_links() -> list[tuple[str, dict[str, str], bool]]:
     """Today · This week · Unreviewed, each keeping the topic/place/outlet filters."""
     today = utcnow().date()
-    keep = {k: v for k, v in _filters().items() if k in ("topic", "place", "source", "sort")}
+    keep = {k: v for k, v in _filters().items() if k in ("topic", "place", "source", "sort", "by")}
     links = [
         ("Today", {**keep, "since": today.isoformat()}),
         ("This week", {**keep, "since": (today - timedelta(days=6)).isoformat()}),

@@ -187,8 +187,10 @@ def timeline() -> str:
     """Matches per day per topic as an inline SVG bar chart."""
     days = min(max(request.args.get("days", type=int) or 30, 1), 366)
     topic = request.args.get("topic", "").strip() or None
+    by = request.args.get("by", "").strip()
+    by = by if by in DATE_BASES else "published"
     with _state().db.session() as s:
-        data = dashboards.timeline(s, days=days, topic=topic)
+        data = dashboards.timeline(s, days=days, topic=topic, by=by)
         topic_choices = topics(s)
     return render_template(
         "timeline.html",
@@ -198,6 +200,7 @@ def timeline() -> str:
         days=days,
         topic=topic,
         topics=topic_choices,
+        by=by,
     )
 
 
