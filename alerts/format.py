@@ -329,13 +329,21 @@ def _context_line(view: AlertView) -> str:
     return " · ".join(parts)
 
 
+MAX_REASONS = 3
+
+
 def _why(view: AlertView) -> str:
-    """The rules' descriptions, for people (ids stay in the stored payload and in JSON)."""
+    """The first rules' descriptions, for people (ids stay in the stored payload and JSON)."""
     from crawler.matching.describe import readable
 
     reasons = view.reasons or [readable(r) for r in view.rules]
-    reasons = [clean(r) for r in dict.fromkeys(reasons) if clean(r)]
-    return ("*Why:* " + escape(cut("; ".join(reasons), 600))) if reasons else ""
+    reasons = [clean(r).rstrip(". ") for r in dict.fromkeys(reasons) if clean(r)]
+    if not reasons:
+        return ""
+    text = "; ".join(reasons[:MAX_REASONS])
+    if len(reasons) > MAX_REASONS:
+        text += f"; and {len(reasons) - MAX_REASONS} more"
+    return "*Why:* " + escape(cut(text + ".", 600))
 
 
 def _score(score: float, threshold: float | None) -> str:

@@ -119,7 +119,8 @@ def report(console: Console, db_url: str, main: SampleSite, wire: SampleSite) ->
                 f"[bold]{escape(match.topic)}[/bold] {match.score:.2f}  "
                 f"{escape(row.title or row.url)}  [dim]({escape(row.site_name or '')})[/dim]"
             )
-            why = "; ".join(t for t, _ in explain_rules(match.rules.get("fired", [])[:3], reasons))
+            fired = explain_rules(match.rules.get("fired", [])[:3], reasons)
+            why = "; ".join(t.rstrip(". ") for t, _ in fired)
             line = f"    [dim]why:[/dim] {escape(why)}"
             if places:  # an empty "where:" says nothing
                 line += f"   [dim]where:[/dim] {escape(places)}"
