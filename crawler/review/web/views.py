@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from crawler.config import Settings
+from crawler.matching.describe import explain_rules, rule_descriptions
 from crawler.review.queries import (
     DATE_BASES,
     ENV_REVIEWER,
@@ -163,6 +164,10 @@ def match_detail(match_id: int) -> str:
         labels=LABELS,
         reviewer=_reviewer_default(),
         next_unreviewed=upcoming[0] if upcoming else None,
+        reasons=explain_rules(
+            detail.explanation.get("rules") or [],
+            rule_descriptions(_state().settings.matching.topic_packs),
+        ),
     )
 
 
