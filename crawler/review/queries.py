@@ -10,7 +10,6 @@ import getpass
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -18,7 +17,9 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from crawler.matching.describe import whole_marks
+# Text helpers live in crawler.review.text; they are imported from here too.
+from crawler.review.text import snippet_segments as snippet_segments
+from crawler.review.text import text_marks as text_marks
 from crawler.storage.models import Alert, Article, Match, Review, Source, utcnow
 
 LABELS = ("relevant", "irrelevant", "duplicate")
@@ -411,40 +412,3 @@ def label_match(
     match.review_note = note
     session.flush()
     return _copy(ReviewInfo, review)
-
-
-def snippet_segments(snippet: str, marks: Iterable[Sequence[int]] | None) -> list[tuple[str, bool]]:
-    """Split a snippet into (text, marked) pieces; bad or overlapping marks are skipped.
-
-    Marks are widened to whole terms, so older rows marking "287(" show "287(g)".
-    """
-    spans: list[tuple[int, int]] = []
-    for start, end in whole_marks(snippet, marks or ()):
-        if start < end:
-            spans.append((start, end))
-    pieces: list[tuple[str, bool]] = []
-    pos = 0
-    for start, end in sorted(spans):
-        if start < pos:
-            continue
-        if start > pos:
-            pieces.append((snippet[pos:start], False))
-        pieces.append((snippet[start:end], True))
-        pos = end
-    if pos < len(snippet):
-        pieces.append((snippet[pos:], False))
-    return pieces
-
-
-def text_marks(text: str, spans: Iterable[Any], field_name: str = "text") -> list[tuple[int, int]]:
-    """Offsets of explanation spans for one field that really point at their text in `text`."""
-    found: list[tuple[int, int]] = []
-    for span in spans:
-        if not isinstance(span, dict) or span.get("field", field_name) != field_name:
-            continue
-        start, end = span.get("start"), span.get("end")
-        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
-            expected = span.get("text")
-            if expected is None or text[start:end] == expected:
-                found.append((start, end))
-    return found
