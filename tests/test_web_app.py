@@ -239,3 +239,11 @@ def test_empty_database_pages_render(client: FlaskClient) -> None:
     assert "No sources yet" in page(client, "/")
     assert "No matches in the last 30 days." in page(client, "/timeline")
     assert "No source has been crawled yet." in page(client, "/sources")
+
+
+def test_match_list_dates_by_publication_or_found(client: FlaskClient, sample: Sample) -> None:
+    published = page(client, "/matches?since=11d&until=2d")
+    found = page(client, "/matches?since=11d&until=2d&by=found")
+    assert match_ids(published) == {sample.m3} and match_ids(found) == {sample.m3, sample.m4}
+    assert "(first seen)" in published  # a2 has no publication time
+    assert "found " in found and '<option value="found" selected>' in found
