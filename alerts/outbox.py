@@ -42,6 +42,7 @@ from alerts.format import (
     build_health_message,
 )
 from crawler.config import Settings
+from crawler.matching.describe import explain_rules, rule_descriptions
 from crawler.sources import SourceConfig
 from crawler.storage.models import Alert, Article, Match, Source, utcnow
 
@@ -123,14 +124,16 @@ def _rules(match: Match) -> list[str]:
     return _names(list(rules) if isinstance(rules, dict) else rules)
 
 
-def _topic_score(match: Match) -> TopicScore:
+def _topic_score(match: Match, descriptions: dict[str, str]) -> TopicScore:
     explanation = match.explanation or {}
+    rules = _rules(match)
     return TopicScore(
         topic=match.topic,
         label=match.topic_label or str(explanation.get("label") or match.topic),
         score=float(match.score),
         threshold=match.threshold,
-        rules=_rules(match),
+        rules=rules,
+        reasons=[text for text, _ in explain_rules(rules, descriptions)],
     )
 
 
@@ -149,7 +152,8 @@ def alert_view(
     outlet = article.site_name or (config.display_name if config else None)
     snippet = explanation.get("snippet")
     marks = (explanation.get("snippet_marks") or []) if snippet else []
-    topics = [_topic_score(m) for m in matches]
+    descriptions = rule_descriptions(settings.matching.topic_packs)
+    topics = [_topic_score(m, descriptions) for m in matches]
     return AlertView(
         title=article.title or article.feed_title or article.url,
         url=article.url,
@@ -163,6 +167,7 @@ def alert_view(
         snippet_marks=[(int(m[0]), int(m[1])) for m in marks if len(m) >= 2],
         entities=_merge_entities(matches),
         rules=list(dict.fromkeys(r for t in topics for r in t.rules)),
+        reasons=list(dict.fromkeys(r for t in topics for r in t.reasons)),
         pack_version=lead.pack_version or str(explanation.get("pack_version") or ""),
         source_name=source.name if source is not None else None,
         revision=article.revision_count or 0,

@@ -98,9 +98,11 @@ def _newswatch(config: Path, *args: str) -> int:
 
 def report(console: Console, db_url: str, main: SampleSite, wire: SampleSite) -> bool:
     """Print what was found against what the sample site says should be found."""
+    from crawler.matching.describe import explain_rules, rule_descriptions
     from crawler.storage.db import Database
     from crawler.storage.models import Article, Match
 
+    reasons = rule_descriptions()
     expected = {}
     for site in (main, wire):
         for article in site.articles():
@@ -117,10 +119,12 @@ def report(console: Console, db_url: str, main: SampleSite, wire: SampleSite) ->
                 f"[bold]{escape(match.topic)}[/bold] {match.score:.2f}  "
                 f"{escape(row.title or row.url)}  [dim]({escape(row.site_name or '')})[/dim]"
             )
-            rules = ", ".join(match.rules.get("fired", [])[:4])
-            console.print(
-                f"    [dim]rules:[/dim] {escape(rules)}   [dim]where:[/dim] {escape(places)}"
-            )
+            fired = explain_rules(match.rules.get("fired", [])[:3], reasons)
+            why = "; ".join(t.rstrip(". ") for t, _ in fired)
+            line = f"    [dim]why:[/dim] {escape(why)}"
+            if places:  # an empty "where:" says nothing
+                line += f"   [dim]where:[/dim] {escape(places)}"
+            console.print(line)
         stored = session.scalar(select(func.count(Article.id))) or 0
         clusters = session.execute(
             select(Article.cluster_id, func.count(Article.id), func.min(Article.title))

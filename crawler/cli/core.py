@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 import click
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 
 from crawler.cli.context import AppContext, pass_app
+from crawler.cli.tables import Column, fitted_table
 from crawler.daemon.runner import CrawlProcess, RunOutcome
 from crawler.errors import ConfigError, PipelineStartError
 from crawler.sources import SourceConfig
@@ -89,40 +91,30 @@ def _progress_table(procs: list[CrawlProcess], runs: dict[int, CrawlRun]) -> Tab
     return table
 
 
-def _summary_table(outcomes: list[RunOutcome]) -> Table:
-    table = Table(title="crawl summary")
-    for column in (
-        "source",
-        "status",
-        "links",
-        "fetched",
-        "new",
-        "dupes",
-        "skipped",
-        "matched",
-        "failed",
-        "errors",
-    ):
-        table.add_column(
-            column, justify="right" if column not in ("source", "status", "errors") else "left"
-        )
+SUMMARY_COLUMNS = (
+    Column("source"), Column("status"), Column("links", 3, "right"),
+    Column("fetched", 1, "right"), Column("new", 1, "right"), Column("dupes", 3, "right"),
+    Column("skipped", 3, "right"), Column("matched", 1, "right"), Column("failed", 2, "right"),
+    Column("errors", 2, wrap=True),
+)  # fmt: skip
+
+
+def _summary_table(outcomes: list[RunOutcome], width: int = 200) -> Table:
+    rows: list[list[str | Text]] = []
     for o in outcomes:
         s = o.summary
         errors = ", ".join(f"{k}={v}" for k, v in dict(s.get("errors") or {}).items())  # type: ignore[call-overload]
         color = {"ok": "green", "partial": "yellow", "not_modified": "green"}.get(o.status, "red")
-        table.add_row(
-            o.source,
-            f"[{color}]{o.status}[/{color}]",
-            str(s["discovered"]),
-            str(s["pages_fetched"]),
-            str(s["new_articles"]),
-            str(s["duplicates"]),
-            str(s["skipped"]),
-            str(s["matched"]),
-            str(s["failed"]),
-            errors or "-",
+        rows.append(
+            [
+                Text(o.source),
+                f"[{color}]{o.status}[/{color}]",
+                *(str(s[k]) for k in ("discovered", "pages_fetched", "new_articles")),
+                *(str(s[k]) for k in ("duplicates", "skipped", "matched", "failed")),
+                errors or "-",
+            ]
         )
-    return table
+    return fitted_table(width, SUMMARY_COLUMNS, rows, title="crawl summary")
 
 
 @click.command("crawl")
@@ -181,7 +173,7 @@ def crawl(
     if as_json:
         click.echo(json.dumps([o.summary | {"source": o.source} for o in outcomes], indent=2))
     else:
-        app.console.print(_summary_table(outcomes))
+        app.console.print(_summary_table(outcomes, app.console.width))
     for o in outcomes:  # a crawl process found its pipeline could not start (config changed)
         message = str(o.summary.get("message") or "")
         if o.status == "failed" and message.startswith(PipelineStartError.PREFIX):

@@ -1,9 +1,12 @@
 """Evaluation on labelled JSON Lines: precision, recall and F1 per topic, with the errors listed.
 
 Each line is `{"id" or "url", "text" or "html" or "path", "labels": [...]}` with an optional
-"title" and "lang". A `path` is read relative to the labelled file (HTML, `.gz` HTML or plain
-text); HTML goes through `crawler.extract` first. Other string fields ("kind", "form",
-"class", ...) are kept as attributes, so scores can be broken down by them (`breakdown`).
+"title" and "lang". An optional "reviewed_topics" list (as `newswatch matches export
+--labelled` writes) limits scoring to those topics: a topic nobody reviewed is neither a
+positive nor a negative, so the item counts for no other topic. A `path` is read relative to
+the labelled file (HTML, `.gz` HTML or plain text); HTML goes through `crawler.extract` first.
+Other string fields ("kind", "form", "class", ...) are kept as attributes, so scores can be
+broken down by them (`breakdown`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ class LabelledItem:
     path: Path | None = None
     url: str | None = None
     lang: str | None = None
+    reviewed_topics: tuple[str, ...] | None = None  # None: every topic is judged
     attrs: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def judged(self, topic: str) -> bool:
+        """Whether this item says anything about `topic`."""
+        return (
+            self.reviewed_topics is None or topic in self.reviewed_topics or (topic in self.labels)
+        )
 
     def attr(self, name: str) -> str | None:
         """A string field of the item ("lang", "kind", "form", ...), None when absent."""
@@ -41,7 +51,9 @@ class LabelledItem:
         return self.attrs.get(name)
 
 
-_SOURCE_KEYS = frozenset({"id", "url", "title", "text", "html", "path", "labels", "lang"})
+_SOURCE_KEYS = frozenset(
+    {"id", "url", "title", "text", "html", "path", "labels", "lang", "reviewed_topics"}
+)
 
 
 @dataclass
@@ -116,6 +128,11 @@ def _item(data: Any, base: Path, where: str, path: Path) -> LabelledItem:
     title = data.get("title") or ""
     if not isinstance(title, str):
         raise fail("expected a string", "title")
+    reviewed = data.get("reviewed_topics")
+    if reviewed is not None and (
+        not isinstance(reviewed, list) or not all(isinstance(x, str) for x in reviewed)
+    ):
+        raise fail("expected a list of topic names", "reviewed_topics")
     raw_path = data.get("path")
     return LabelledItem(
         id=ident,
@@ -126,6 +143,7 @@ def _item(data: Any, base: Path, where: str, path: Path) -> LabelledItem:
         path=(base / raw_path) if isinstance(raw_path, str) else None,
         url=data.get("url") if isinstance(data.get("url"), str) else None,
         lang=data.get("lang") if isinstance(data.get("lang"), str) else None,
+        reviewed_topics=tuple(reviewed) if reviewed is not None else None,
         attrs={k: v for k, v in data.items() if k not in _SOURCE_KEYS and isinstance(v, str) and v},
     )
 
@@ -212,7 +230,8 @@ def run_eval(matcher: Matcher, items: Iterable[LabelledItem]) -> EvalReport:
             predicted = []
         predictions[item.id] = predicted
         for topic, score in scores.items():
-            _count(score, item.id, topic in item.labels, topic in predicted)
+            if item.judged(topic):
+                _count(score, item.id, topic in item.labels, topic in predicted)
     return EvalReport(scores, predictions, errors)
 
 
@@ -232,7 +251,8 @@ def breakdown(
         scores = groups.setdefault(value, {t: TopicScore(t) for t in report.topics})
         predicted = report.predictions.get(item.id, [])
         for topic, score in scores.items():
-            _count(score, item.id, topic in item.labels, topic in predicted)
+            if item.judged(topic):
+                _count(score, item.id, topic in item.labels, topic in predicted)
     return dict(sorted(groups.items()))
 
 
