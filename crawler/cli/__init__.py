@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,45 @@ COMMAND_MODULES = (
 )
 
 
+ENV_DEBUG = "NEWSWATCH_DEBUG"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fail(message: str, code: int) -> None:
+    click.secho(f"error: {_one_line(message)}", fg="red", err=True)
+    sys.exit(code)
+
+
 class NewswatchGroup(click.Group):
-    """A click group that turns NewswatchError into a message instead of a traceback."""
+    """A click group that turns every error into one-line messages and an exit code, never a
+    traceback (set $NEWSWATCH_DEBUG=1 to see the traceback of an unexpected error)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except NewswatchError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            for line in exc.lines():
+                click.secho(f"error: {_one_line(line)}", fg="red", err=True)
             sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            _fail(exc.format_message() + where, exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except (click.exceptions.Exit, click.Abort, KeyboardInterrupt, EOFError):
+            raise
+        except Exception as exc:
+            if os.environ.get(ENV_DEBUG):
+                raise
+            detail = _one_line(str(exc))[:300] or "no message"
+            _fail(
+                f"unexpected {type(exc).__name__}: {detail} (a bug in newswatch: please report "
+                f"it; ${ENV_DEBUG}=1 shows the traceback)",
+                1,
+            )
         finally:
             app = ctx.find_object(AppContext)
             if app is not None:
