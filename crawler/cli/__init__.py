@@ -6,7 +6,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -32,7 +32,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     click.secho(f"error: {_one_line(message)}", fg="red", err=True)
     sys.exit(code)
 
@@ -41,6 +41,22 @@ class NewswatchGroup(click.Group):
     """A click group that turns every error into one-line messages and an exit code, never a
     traceback (set $NEWSWATCH_DEBUG=1 to see the traceback of an unexpected error)."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse the global options; a usage error there is one line too."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            _fail(exc.format_message() + where, exc.exit_code)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -48,6 +64,8 @@ class NewswatchGroup(click.Group):
             for line in exc.lines():
                 click.secho(f"error: {_one_line(line)}", fg="red", err=True)
             sys.exit(exc.exit_code)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # a group called alone: click prints its help (exit 2)
         except click.UsageError as exc:
             where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
             _fail(exc.format_message() + where, exc.exit_code)
@@ -74,7 +92,7 @@ class NewswatchGroup(click.Group):
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path, dir_okay=False, readable=False),
     help="Config file (default: $NEWSWATCH_CONFIG, else ./newswatch.toml, else built-in defaults).",
 )
 @click.version_option(__version__, prog_name="newswatch")

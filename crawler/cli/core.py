@@ -269,6 +269,7 @@ def rematch(app: AppContext, since: str | None, alert: bool) -> None:
     """Re-run the current rules over stored articles (re-extracting from kept raw HTML)."""
     from crawler.matching.rematch import rematch_articles
 
+    app.matcher()  # a bad topic pack or threshold fails here (exit 2), with every problem
     stats = rematch_articles(app.db, app.settings, since=parse_since(since), alert=alert)
     click.echo(
         f"rematched {stats.articles} articles: {stats.new_matches} new matches, "
