@@ -45,7 +45,9 @@ CAUSES: dict[str, tuple[str, str]] = {
 def _cause(outcome: RunOutcome) -> str:
     errors = outcome.summary.get("errors") or {}
     if isinstance(errors, Mapping) and errors:
-        return str(max(errors.items(), key=lambda kv: (kv[1], kv[0]))[0])
+        # On a tie the more basic cause wins (CAUSES lists DNS before connections before HTTP).
+        order = {kind: i for i, kind in enumerate(CAUSES)}
+        return str(max(errors.items(), key=lambda kv: (kv[1], -order.get(kv[0], 99)))[0])
     return outcome.status
 
 

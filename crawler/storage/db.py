@@ -34,12 +34,12 @@ DRIVER_HINTS = {
     "oracle": "pip install oracledb and use oracle+oracledb://",
     "mssql": "pip install pyodbc",
 }
-_CREDENTIALS = re.compile(r"(?<=://)[^/@]*@")
+_CREDENTIALS = re.compile(r"^((?:[^:/@]+://)?)[^/]*@")
 
 
 def redact(url: str) -> str:
     """The URL text with any user:password@ part hidden (it may not even parse)."""
-    return _CREDENTIALS.sub("***@", url)
+    return _CREDENTIALS.sub(r"\1***@", url)
 
 
 def normalise_url(url: str) -> str:
