@@ -70,7 +70,10 @@ class NewswatchGroup(click.Group):
             where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
             _fail(exc.format_message() + where, exc.exit_code)
         except click.ClickException as exc:
-            _fail(exc.format_message(), exc.exit_code)
+            for line in getattr(exc, "error_lines", [])[:-1]:
+                click.secho(f"error: {_one_line(line)}", fg="red", err=True)
+            last = getattr(exc, "error_lines", [exc.format_message()])[-1:] or [""]
+            _fail(last[0], exc.exit_code)
         except (click.exceptions.Exit, click.Abort, KeyboardInterrupt, EOFError):
             raise
         except Exception as exc:

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from crawler.config import ENV_DATABASE_URL, Settings, load_settings
-from crawler.errors import ConfigError
+from crawler.errors import ConfigError, NewswatchError
 from crawler.storage.db import Database
 
 if TYPE_CHECKING:
@@ -120,3 +120,17 @@ def creates_database(func: F) -> F:
         return func(*args, **kwargs)
 
     return update_wrapper(wrapper, func)  # type: ignore[return-value]
+
+
+class ErrorExit(click.ClickException):
+    """A NewswatchError as click sees it, for commands run outside the `newswatch` group."""
+
+    def __init__(self, error: NewswatchError) -> None:
+        self.error_lines = error.lines()
+        self.exit_code = error.exit_code
+        super().__init__("; ".join(self.error_lines))
+
+    def show(self, file: Any = None) -> None:
+        """One `error: …` line per problem."""
+        for line in self.error_lines:
+            click.echo(f"error: {line}", file=file, err=True)

@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from crawler.cli.context import AppContext
+from crawler.cli.context import AppContext, ErrorExit
+from crawler.errors import NewswatchError
 from crawler.matching import Document, Matcher, mark_snippet
 from crawler.matching.evaluate import EvalReport, load_labelled, run_eval, summary_lines
 from crawler.matching.model import Span
@@ -157,7 +158,10 @@ def _spans_text(spans: Sequence[Span], limit: int = 12) -> str:
 def check(source: str, packs: tuple[Path, ...], thresholds: tuple[str, ...]) -> None:
     """Explain how FILE or URL matches: text summary, rules fired or nearly fired, spans."""
     console = Console(highlight=False)
-    matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
+    try:
+        matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
+    except NewswatchError as exc:
+        raise ErrorExit(exc) from None
     data, charset, url = _read_source(source)
     prefilter = matcher.prefilter.scan(data)
     doc = _document(data, charset, url, console)
@@ -234,8 +238,11 @@ def eval_cmd(
     as_json: bool,
 ) -> None:
     """Precision, recall and F1 per topic on LABELLED.jsonl, with false positives/negatives."""
-    matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
-    items = load_labelled(labelled)
+    try:
+        matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
+        items = load_labelled(labelled)
+    except NewswatchError as exc:
+        raise ErrorExit(exc) from None
     report = run_eval(matcher, items)
     if predictions is not None:
         _write_predictions(predictions, report)
