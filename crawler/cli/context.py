@@ -127,8 +127,8 @@ class ErrorExit(click.ClickException):
 
     def __init__(self, error: NewswatchError) -> None:
         self.error_lines = error.lines()
-        self.exit_code = error.exit_code
         super().__init__("; ".join(self.error_lines))
+        self.exit_code = error.exit_code  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file: Any = None) -> None:
         """One `error: …` line per problem."""
