@@ -2,7 +2,8 @@
 
     NewswatchError
     ├── ConfigError            a config, sources or topic-pack file is wrong (file, field, fix)
-    │                          (several problems at once: `problems`, one line each)
+    │   │                      (several problems at once: `problems`, one line each)
+    │   └── PipelineStartError a crawl's pipeline cannot start (pack, matcher): nothing fetched
     ├── StorageError           the database cannot be reached, opened or migrated
     │   ├── DatabaseNotFound   a read-only command was pointed at a SQLite file that is absent
     │   └── DatabaseLocked     another daemon holds the lock on this database
@@ -71,6 +72,15 @@ class ConfigError(NewswatchError):
     def lines(self) -> list[str]:
         """Every problem, one line each."""
         return [str(p) for p in self.problems] or [str(self)]
+
+
+class PipelineStartError(ConfigError):
+    """A crawl's pipeline cannot start (topic pack or matcher unloadable); nothing was fetched."""
+
+    PREFIX = "pipeline cannot start"
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"{self.PREFIX}: {cause}")
 
 
 class StorageError(NewswatchError):

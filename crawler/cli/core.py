@@ -19,7 +19,9 @@ from crawler.cli.context import AppContext, creates_database, pass_app
 from crawler.cli.failures import all_failed_sentence
 from crawler.cli.params import DURATION
 from crawler.daemon.runner import CrawlProcess, RunOutcome
-from crawler.errors import ConfigError
+from crawler.errors import ConfigError, PipelineStartError
+from crawler.sources import SourceConfig
+from crawler.storage import repo
 from crawler.storage.db import (
     Database,
     check_creatable,
@@ -200,8 +202,8 @@ def crawl(
             "no sources to crawl: add [[sources]] to the config file",
             path=str(settings.path) if settings.path else None,
         )
-    app.matcher()  # a bad or missing topic pack fails here (exit 2), before anything is fetched
     db = app.db
+    _preflight(app, sources)  # a bad or missing topic pack: exit 2 before anything is fetched
     limit = timeout if timeout is not None else settings.scheduler.crawl_timeout
     procs: list[CrawlProcess] = []
     lock = threading.Lock()
@@ -232,11 +234,34 @@ def crawl(
         click.echo(json.dumps([o.summary | {"source": o.source} for o in outcomes], indent=2))
     else:
         app.console.print(_summary_table(outcomes))
+    for o in outcomes:  # a crawl process found its pipeline could not start (config changed)
+        message = str(o.summary.get("message") or "")
+        if o.status == "failed" and message.startswith(PipelineStartError.PREFIX):
+            raise PipelineStartError(message.removeprefix(PipelineStartError.PREFIX + ": "))
     ok = {"ok", "partial", "not_modified"}
     if not any(o.status in ok for o in outcomes):
         sys.stdout.flush()
         click.secho(f"error: {all_failed_sentence(outcomes, sources)}", fg="red", err=True)
         sys.exit(1)
+
+
+def _preflight(app: AppContext, sources: list[SourceConfig]) -> None:
+    """Fail before fetching anything when the pipeline cannot start; record the runs failed."""
+    from crawler.pipelines.preflight import check_pipeline
+
+    try:
+        app.matcher()  # every pack and threshold problem at once, named by file and field
+        check_pipeline(app.settings)
+    except ConfigError as exc:
+        message = str(exc)
+        if not isinstance(exc, PipelineStartError):
+            message = f"{PipelineStartError.PREFIX}: {message}"
+        with app.db.session() as session:
+            for source in sources:
+                row = repo.upsert_source(session, source)
+                run = repo.create_run(session, row.id, trigger="manual", pid=None)
+                repo.finish_run(session, run.id, status="failed", message=message)
+        raise
 
 
 def _runs(app: AppContext, procs: list[CrawlProcess]) -> dict[int, CrawlRun]:
@@ -275,6 +300,11 @@ def rematch(app: AppContext, since: str | None, alert: bool) -> None:
         f"rematched {stats.articles} articles: {stats.new_matches} new matches, "
         f"{stats.stale_matches} stored matches no longer fire (kept), "
         f"{stats.alerts} alerts queued"
+        + (
+            f"; {stats.retried} pages that had failed on our side processed again"
+            if stats.retried
+            else ""
+        )
     )
 
 
