@@ -12,7 +12,7 @@ from rich.console import Console
 from alerts.check import token_problem, webhook_problem
 from crawler.cli import main
 from crawler.cli.failures import all_failed_sentence
-from crawler.config import settings_from_dict
+from crawler.config import load_settings, settings_from_dict
 from crawler.daemon.runner import RunOutcome
 from crawler.demo import clear_previous
 from crawler.durations import parse_duration
@@ -272,6 +272,8 @@ def test_durations_are_accepted_in_the_config_and_options() -> None:
     )
     assert settings.scheduler.default_interval == 900 and settings.scheduler.crawl_timeout == 600
     assert settings.alerts.max_age_hours == 72 and settings.sources[0].interval == 7200
+    example = load_settings(Path(__file__).resolve().parents[1] / "newswatch.example.toml")
+    assert example.scheduler.default_interval == 900  # written "15m" there
 
 
 def test_crawl_timeout_option_takes_a_duration(tmp_path: Path) -> None:
