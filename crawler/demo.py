@@ -7,8 +7,10 @@ when SLACK_BOT_TOKEN / SLACK_WEBHOOK_URL is set). Never needs the internet.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -149,12 +151,47 @@ def report(console: Console, db_url: str, main: SampleSite, wire: SampleSite) ->
     return not false_hits
 
 
+def labels_in(path: Path) -> int:
+    """How many reviews (labels) the SQLite file at `path` holds; 0 if none or not a database."""
+    if not path.is_file():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT count(*) FROM reviews").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def clear_previous(console: Console, db: Path = DEMO_DB) -> Path | None:
+    """Remove the last demo's database, except one holding labels: that one is kept, renamed."""
+    labels = labels_in(db)
+    kept: Path | None = None
+    if labels:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        kept = db.with_name(f"{db.stem}-labelled-{stamp}{db.suffix}")
+        for suffix in ("", "-wal", "-shm"):  # the WAL must move with its database
+            part = db.with_name(db.name + suffix)
+            if part.exists():
+                part.rename(kept.with_name(kept.name + suffix))
+        console.print(
+            f"[yellow]{db} holds {labels} label{'s' if labels != 1 else ''} (reviews): kept as "
+            f"{kept}[/yellow] (point a config's [database] url at it to use it again); "
+            f"starting a fresh {db}"
+        )
+    for leftover in db.parent.glob(db.name + "*"):
+        leftover.unlink()
+    return kept
+
+
 def main() -> int:
     """Run the demo end to end; exit non-zero if any stage failed."""
     console = Console(highlight=False)
     DEMO_DIR.mkdir(exist_ok=True)
-    for leftover in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
-        leftover.unlink()
+    clear_previous(console)
     main_site, wire_site = serve_pair()
     try:
         config = DEMO_DIR / "newswatch.toml"

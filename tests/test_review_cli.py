@@ -292,7 +292,9 @@ def test_web_refuses_a_public_address_without_login(
     cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     served: list[Any] = []
-    monkeypatch.setattr("crawler.review.web.server.serve", lambda *a: served.append(a))
+    monkeypatch.setattr(
+        "crawler.review.web.server.bind", lambda *a: lambda: served.append(a)
+    )  # bind() listens; what it returns serves
     monkeypatch.delenv("NEWSWATCH_WEB_TOKEN", raising=False)
     monkeypatch.delenv("NEWSWATCH_WEB_PASSWORD", raising=False)
     result = cli("web", "--host", "0.0.0.0", code=2)
@@ -305,7 +307,9 @@ def test_web_serves_a_public_address_with_login(
     cli: Any, monkeypatch: pytest.MonkeyPatch, env: str
 ) -> None:
     served: list[Any] = []
-    monkeypatch.setattr("crawler.review.web.server.serve", lambda *a: served.append(a))
+    monkeypatch.setattr(
+        "crawler.review.web.server.bind", lambda *a: lambda: served.append(a)
+    )  # bind() listens; what it returns serves
     monkeypatch.setenv(env, "s3cret-value")
     out = cli("web", "--host", "0.0.0.0", "--port", "8099").stdout
     assert "http://0.0.0.0:8099/" in out and "token/password login" in out
@@ -316,7 +320,9 @@ def test_web_serves_a_public_address_with_login(
 
 def test_web_defaults_to_loopback_from_settings(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[Any] = []
-    monkeypatch.setattr("crawler.review.web.server.serve", lambda *a: served.append(a))
+    monkeypatch.setattr(
+        "crawler.review.web.server.bind", lambda *a: lambda: served.append(a)
+    )  # bind() listens; what it returns serves
     out = cli("web").stdout
     assert "http://127.0.0.1:8080/" in out and "no login" in out
     app, host, port = served[0]

@@ -154,7 +154,10 @@ def slack_test_cmd(ctx: click.Context, post: bool) -> None:
     for good, line in result.lines:
         app.console.print(Text(("ok    " if good else "FAIL  ") + line))
     if not result.ok:
-        ctx.exit(1)
+        failed = sum(1 for good, _ in result.lines if not good)
+        raise click.ClickException(
+            f"the Slack check failed: {failed} problem{'s' if failed != 1 else ''} (FAIL above)"
+        )
 
 
 commands: list[click.Command] = [alerts_cmd, slack_cmd]

@@ -12,9 +12,10 @@ import click
 from rich.table import Table
 from sqlalchemy import func, select
 
-from crawler.cli.context import AppContext, pass_app
+from crawler.cli.context import AppContext, creates_database, pass_app
 from crawler.daemon.health import TROUBLE
 from crawler.daemon.lock import LOCK_NAME, STALE_AFTER, describe_holder, pid_alive, probe, read_row
+from crawler.errors import ConfigError
 from crawler.logs import setup_logging
 from crawler.storage import repo
 from crawler.storage.db import Database
@@ -41,6 +42,7 @@ STATUS_KEYS = ("daemon", "database", "sources", "trouble", "alerts", "checked_at
     help="Append each crawl process' output to DIR/<source>.log.",
 )
 @pass_app
+@creates_database
 def run(
     app: AppContext,
     once: bool,
@@ -52,14 +54,21 @@ def run(
 
     SIGTERM or Ctrl-C stops it gracefully: running crawls get scheduler.grace_period seconds,
     then are killed, and pending alerts are sent once more. Only one daemon may run against a
-    database; a second one exits with an error naming the first.
+    database; a second one exits with an error naming the first. Creates (and migrates) a
+    missing SQLite database.
     """
     settings = app.settings
+    app.matcher()  # a bad or missing topic pack stops the daemon before it starts (exit 2)
     setup_logging(log_level or settings.logging.level, log_format or settings.logging.format)
     from crawler.daemon.scheduler import Daemon
 
     if crawl_logs is not None:
-        crawl_logs.mkdir(parents=True, exist_ok=True)
+        try:
+            crawl_logs.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the --crawl-logs folder {crawl_logs}: {exc.strerror or exc}"
+            ) from None
     daemon = Daemon(settings, app.db, crawl_logs=crawl_logs)
     daemon.install_signals()
     code = daemon.run_once() if once else daemon.run()

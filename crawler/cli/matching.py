@@ -16,8 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from crawler.errors import ConfigError, NewswatchError
-from crawler.matching import Document, Matcher, load_matcher, mark_snippet
+from crawler.cli.context import AppContext, ErrorExit
+from crawler.errors import NewswatchError
+from crawler.matching import Document, Matcher, mark_snippet
 from crawler.matching.evaluate import (
     EvalReport,
     breakdown,
@@ -33,34 +34,11 @@ FETCH_CAP = 5 * 1024 * 1024
 USER_AGENT = "newswatch-check/0.1 (+https://github.com/newswatch)"
 
 
-class _ConfigFailure(click.ClickException):
-    """A bad pack, config or labelled file: exit code 2, like the `newswatch` group gives."""
-
-    exit_code = 2
-
-
-def _fail(exc: NewswatchError) -> click.ClickException:
-    if exc.exit_code == _ConfigFailure.exit_code:
-        return _ConfigFailure(str(exc))
-    return click.ClickException(str(exc))
-
-
 def _configured_matcher(packs: Sequence[Path], thresholds: dict[str, float]) -> Matcher:
     """The matcher the config describes, plus `--pack` files and `--threshold` overrides."""
-    extra: list[Path] = []
-    disabled: list[str] = []
-    merged: dict[str, float] = {}
     ctx = click.get_current_context(silent=True)
-    app = ctx.find_root().obj if ctx is not None else None
-    settings = getattr(app, "settings", None) if app is not None else None
-    matching = getattr(settings, "matching", None)
-    if matching is not None:
-        extra.extend(Path(p) for p in matching.topic_packs)
-        disabled.extend(matching.disabled_topics)
-        merged.update(matching.thresholds)
-    extra.extend(packs)
-    merged.update(thresholds)
-    return load_matcher(extra, merged, disabled)
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    return (app or AppContext()).matcher(packs, thresholds)
 
 
 def _parse_thresholds(values: Sequence[str]) -> dict[str, float]:
@@ -97,6 +75,7 @@ def _read_source(source: str) -> tuple[bytes, str | None, str | None]:
     """Raw bytes, charset and URL of a FILE or URL argument."""
     if "://" in source:
         body, charset = fetch_url(source)
+        _refuse_binary(body, source)
         return body, charset, source
     path = Path(source)
     try:
@@ -108,7 +87,31 @@ def _read_source(source: str) -> tuple[bytes, str | None, str | None]:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise click.UsageError(f"cannot decompress {source}: {exc}") from None
+    _refuse_binary(data, source)
     return data, None, None
+
+
+# Signatures of files people pass by mistake; anything else with NUL bytes is binary too.
+MAGIC = (
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\x1f\x8b", "gzip-compressed data (name it .gz to have it decompressed)"),
+    (b"SQLite format 3\x00", "a SQLite database"),
+    (b"\x7fELF", "a program"),
+)
+
+
+def _refuse_binary(data: bytes, source: str) -> None:
+    """UsageError when `data` is not text or HTML: matching binary data explains nothing."""
+    kind = next((name for magic, name in MAGIC if data.startswith(magic)), None)
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if kind is None and not utf16 and b"\x00" in data[:8192]:
+        kind = "binary data (it contains NUL bytes)"
+    if kind is not None:
+        raise click.UsageError(f"cannot check {source}: it is {kind}, not HTML or text")
 
 
 def _looks_like_html(data: bytes) -> bool:
@@ -165,7 +168,7 @@ def check(source: str, packs: tuple[Path, ...], thresholds: tuple[str, ...]) -> 
     try:
         matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
     except NewswatchError as exc:
-        raise _fail(exc) from None
+        raise ErrorExit(exc) from None
     data, charset, url = _read_source(source)
     prefilter = matcher.prefilter.scan(data)
     doc = _document(data, charset, url, console)
@@ -253,8 +256,8 @@ def eval_cmd(
     try:
         matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
         items = load_labelled(labelled)
-    except ConfigError as exc:
-        raise _fail(exc) from None
+    except NewswatchError as exc:
+        raise ErrorExit(exc) from None
     report = run_eval(matcher, items)
     if predictions is not None:
         _write_predictions(predictions, report)

@@ -354,7 +354,7 @@ def web(app: AppContext, host: str | None, port: int | None) -> None:
     """Serve the review web page (login required unless bound to loopback)."""
     from crawler.review.web import create_app
     from crawler.review.web.security import WebSecrets, check_exposure
-    from crawler.review.web.server import serve, server_name
+    from crawler.review.web.server import bind, server_name
 
     settings = app.settings
     host = host or settings.web.host
@@ -365,11 +365,12 @@ def web(app: AppContext, host: str | None, port: int | None) -> None:
         app.db, settings, token=secrets_.token, password=secrets_.password,
         secret_key=secrets_.secret_key,
     )  # fmt: skip
+    serve_forever = bind(flask_app, host, port)  # a busy port fails here, before "serving on"
     shown = f"[{host}]" if ":" in host else host
     login = "token/password login" if secrets_.token or secrets_.password else "no login (loopback)"
     click.echo(f"serving the review page on http://{shown}:{port}/ with {server_name()}, {login}")
     sys.stdout.flush()
-    serve(flask_app, host, port)
+    serve_forever()
 
 
 commands: list[click.Command] = [matches, web]

@@ -20,6 +20,7 @@ from rich.text import Text
 from sqlalchemy import select
 
 from crawler.cli.context import AppContext
+from crawler.cli.params import DURATION, Duration
 from crawler.cli.tables import Column, fitted_table
 from crawler.config import DEFAULT_FILE, Settings, find_config_file, load_settings
 from crawler.errors import ConfigError, CrawlProcessError
@@ -191,10 +192,10 @@ def write_source(path: Path, block: str, name: str) -> Settings:
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=60),
+    type=Duration(minimum=60),
     default=1800.0,
     show_default=True,
-    help="Seconds between crawls.",
+    help="Time between crawls: seconds or 30m, 2h (at least 60 s).",
 )
 @click.option(
     "--allow-private-host",
@@ -340,10 +341,10 @@ def summarise(db_path: Path, log_text: str, exit_code: int) -> dict[str, Any]:
 @click.argument("name")
 @click.option(
     "--timeout",
-    type=float,
+    type=DURATION,
     default=300.0,
     show_default=True,
-    help="Seconds before the test crawl is stopped.",
+    help="Time before the test crawl is stopped: seconds or 90s, 5m.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
