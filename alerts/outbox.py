@@ -32,10 +32,12 @@ from alerts.format import (
     build_digest_message,
     build_follow_up_message,
     build_health_message,
+    with_feedback,
 )
 from crawler.config import Settings
 from crawler.sources import SourceConfig
 from crawler.storage.models import Alert, Article, Match, Source, utcnow
+from crawler.storage.models_feedback import SourceMute
 
 log = logging.getLogger(__name__)
 MAX_KEY = 300
@@ -67,8 +69,27 @@ def article_time(article: Article) -> tuple[datetime, str]:
     return article.first_seen_at or utcnow(), "first seen"
 
 
+def active_mute(session: Session, source: Source | None, now: datetime) -> SourceMute | None:
+    """The mute in force for a source (the one lasting longest), if any."""
+    if source is None or source.id is None:
+        return None
+    stmt = (
+        select(SourceMute)
+        .where(SourceMute.source_id == source.id, SourceMute.until > now)
+        .order_by(SourceMute.until.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
 def suppression_reason(
-    article: Article, source: Source | None, settings: Settings, *, first_crawl: bool, now: datetime
+    article: Article,
+    source: Source | None,
+    settings: Settings,
+    *,
+    first_crawl: bool,
+    now: datetime,
+    session: Session | None = None,
 ) -> str | None:
     """Why this article must be stored but not alerted, or None to alert it."""
     config = source_config(settings, source)
@@ -79,6 +100,12 @@ def suppression_reason(
         if not allowed:
             name = source.name if source is not None else "?"
             return f"suppressed: first crawl of source {name} (set alert_first_crawl to alert it)"
+    mute = active_mute(session, source, now) if session is not None else None
+    if mute is not None:
+        return (
+            f"suppressed: source {source.name if source else '?'} muted by {mute.muted_by} "
+            f"until {mute.until.isoformat(timespec='minutes')}"
+        )
     when, basis = article_time(article)
     age_hours = (now - when).total_seconds() / 3600
     if age_hours > settings.alerts.max_age_hours:
@@ -228,11 +255,22 @@ def enqueue_match_alerts(
     settings: Settings,
     first_crawl: bool,
     now: datetime | None = None,
+    force: bool = False,
 ) -> list[Alert]:
-    """Write the outbox rows for a new match in the caller's transaction (one per channel)."""
+    """Write the outbox rows for a new match in the caller's transaction (one per channel).
+
+    Only `matched` matches are alerted: a possible or missed one is refused (no rows) unless
+    `force` says a person asked for it (promoting a possible match with --alert).
+    """
     now = now or utcnow()
     session.flush()  # the article and match need their ids
-    reason = suppression_reason(article, source, settings, first_crawl=first_crawl, now=now)
+    if match.state != "matched" and not force:
+        log.info("event=alert_not_enqueued match_id=%s state=%s", match.id, match.state)
+        return []
+    reason = suppression_reason(
+        article, source, settings, first_crawl=first_crawl, now=now, session=session
+    )
+    view = alert_view(article, match, source, settings).to_dict()
     base: dict[str, Any] = {
         "match_id": match.id,
         "article_id": article.id,
@@ -241,7 +279,8 @@ def enqueue_match_alerts(
         "topic": match.topic,
         "status": "suppressed" if reason else "pending",
         "last_error": reason,
-        "payload": {"view": alert_view(article, match, source, settings).to_dict()},
+        # `feedback`: the message carries the Slack buttons (Socket Mode is configured)
+        "payload": {"view": view, **({"feedback": True} if settings.slack.app_token else {})},
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
@@ -322,4 +361,7 @@ def message_for(row: Alert, parent: Alert | None, *, threaded: bool, cap: int) -
         if parent is not None and "view" in (parent.payload or {}):
             parent_view = AlertView.from_dict(parent.payload["view"])
         return build_follow_up_message(view, parent=parent_view, threaded=threaded)
-    return build_alert_message(view)
+    message = build_alert_message(view)
+    if payload.get("feedback") and row.match_id is not None:
+        return with_feedback(message, row.match_id)
+    return message

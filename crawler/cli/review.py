@@ -101,6 +101,13 @@ def _write_rows(rows: list[MatchRow], fmt: str, out: TextIO) -> None:
 @click.option("--search", help="Case-insensitive text in the title, article text or snippet.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option(
+    "--possible",
+    "state",
+    flag_value="possible",
+    help="List possible matches (near misses, never alerted) instead.",
+)
+@click.option("--missed", "state", flag_value="missed", help="List reported misses instead.")
+@click.option(
     "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table",
     show_default=True, help="A table for people, JSON lines or CSV for scripts.",
 )  # fmt: skip
@@ -117,12 +124,15 @@ def matches(
     min_score: float | None,
     search: str | None,
     limit: int,
+    state: str | None,
     fmt: str,
 ) -> None:
     """List stored matches, newest first (and review them with the subcommands)."""
     if ctx.invoked_subcommand is not None:
         return
-    query = MatchQuery(topic, since, until, source, status, min_score, search, limit)
+    query = MatchQuery(
+        topic, since, until, source, status, min_score, search, limit, state=state or "matched"
+    )
     with app.db.session() as session:
         rows = list_matches(session, query)
     if fmt == "table":

@@ -60,6 +60,15 @@ def _update_match(match: Match, result: Any) -> None:
     match.entities = dict(result.entities)
 
 
+def _store_possible(session: Session, article: Article, item: ArticleItem) -> None:
+    """Keep near misses as `possible` matches (no outbox rows: they are never alerted)."""
+    taken = {m.topic for m in article.matches} | {r.topic for r in item.matches}
+    for result in item.extra.get("possible") or ():
+        if result.topic not in taken:
+            session.add(repo.match_from_result(article, result, state="possible"))
+            taken.add(result.topic)
+
+
 def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
     page = session.get(RawPage, article.id)
     if page is None:
@@ -146,6 +155,7 @@ class StorePipeline(Stage):
                         settings=ctx.settings,
                         first_crawl=ctx.first_crawl,
                     )
+                _store_possible(session, article, item)
         except IntegrityError as exc:
             ctx.count("duplicates")
             raise DropItem(f"stored concurrently: {item.canonical_url}") from exc
@@ -225,6 +235,11 @@ class StorePipeline(Stage):
             if match is None:
                 match = repo.match_from_result(article, result)
                 session.add(match)
+            elif match.state == "possible":  # the new version crossed the threshold
+                _update_match(match, result)
+                match.state = "matched"
+            elif match.state != "matched":  # a reported miss stays what the person said
+                continue
             elif material:
                 _update_match(match, result)
             else:
@@ -238,3 +253,4 @@ class StorePipeline(Stage):
                 settings=ctx.settings,
                 first_crawl=ctx.first_crawl,
             )
+        _store_possible(session, article, item)

@@ -76,6 +76,7 @@ class MatchQuery:
     search: str | None = None
     limit: int = 50
     offset: int = 0
+    state: str | None = "matched"  # matched | possible | missed; None: every state
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,8 @@ def _like_pattern(text: str) -> str:
 
 
 def _filtered(stmt: AnySelect, query: MatchQuery) -> AnySelect:
+    if query.state:
+        stmt = stmt.where(Match.state == query.state)
     if query.topic:
         stmt = stmt.where(Match.topic == query.topic)
     if query.since is not None:

@@ -37,7 +37,9 @@ def timeline(
     today = (moment.astimezone(UTC) if moment.tzinfo else moment).date()
     first = today - timedelta(days=days - 1)
     start = datetime.combine(first, time(), UTC)
-    stmt = select(Match.topic, Match.topic_label, Match.created_at).where(Match.created_at >= start)
+    stmt = select(Match.topic, Match.topic_label, Match.created_at).where(
+        Match.created_at >= start, Match.state == "matched"
+    )
     if topic:
         stmt = stmt.where(Match.topic == topic)
     counts: Counter[tuple[date, str]] = Counter()
