@@ -1,4 +1,4 @@
-"""The feedback loop: `newswatch missed`, `matches promote|dismiss`, `sources mute`, `eval --reviewed`."""
+"""Feedback commands: `missed`, `matches promote|dismiss`, `sources mute`, `eval --reviewed`."""
 
 from __future__ import annotations
 
