@@ -1,4 +1,4 @@
-"""The feedback blueprint through Flask's test client: possible list, promote, dismiss, miss form."""
+"""The feedback blueprint via Flask's test client: possible list, promote, dismiss, miss form."""
 
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ def db(sqlite_url: str) -> Iterator[Database]:
         database.dispose()
 
 
-def _settings(site: SampleSite | None = None) -> Settings:
+def _settings(server: SampleSite | None = None) -> Settings:
     sources = []
-    if site is not None:  # the operator allowed the loopback sample site for one source
+    if server is not None:  # the operator allowed the loopback sample site for one source
         sources = [
-            {"name": "sample", "kind": "feed", "urls": [f"{site.base_url}/feed.xml"],
+            {"name": "sample", "kind": "feed", "urls": [f"{server.base_url}/feed.xml"],
              "allow_private_hosts": ["127.0.0.1"]}
         ]  # fmt: skip
     return Settings.model_validate({"sources": sources})

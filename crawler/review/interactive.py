@@ -22,6 +22,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.socket_mode import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
@@ -60,7 +61,7 @@ class FeedbackHandler:
         self._names: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, client: SocketModeClient, request: SocketModeRequest) -> None:
+    def __call__(self, client: BaseSocketModeClient, request: SocketModeRequest) -> None:
         """The Socket Mode listener: ack first, then do the work."""
         if request.envelope_id:
             client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
@@ -117,9 +118,8 @@ class FeedbackHandler:
                 return None
             if action_id == ACTION_MUTE:
                 article = session.get(Article, match.article_id)
-                source = (
-                    session.get(Source, article.source_id) if article and article.source_id else None
-                )
+                source_id = article.source_id if article is not None else None
+                source = session.get(Source, source_id) if source_id else None
                 if source is None:
                     raise NewswatchError(f"match {match_id} has no source to mute")
                 mute = mute_source(
