@@ -90,15 +90,20 @@ def test_possible_and_missed_matches_are_never_enqueued(db: Database) -> None:
 
 
 class _Done:
-    """Signals each handled action (the work runs after the ack, on the client's threads)."""
+    """Signals each handled action (the work runs after the ack, on the client's threads).
+
+    The work waits for `gate`: a handler that acked only after its work would never ack.
+    """
 
     def __init__(self, handler: FeedbackHandler) -> None:
         self.notes: list[str | None] = []
         self.event = threading.Event()
+        self.gate = threading.Event()
         original = handler.handle_action
 
         def wrapped(payload: Any, action: Any) -> str | None:
             try:
+                assert self.gate.wait(15), "the test never opened the gate"
                 note = original(payload, action)
                 self.notes.append(note)
                 return note
@@ -108,8 +113,10 @@ class _Done:
         handler.handle_action = wrapped  # type: ignore[method-assign]
 
     def wait(self) -> bool:
+        self.gate.set()
         ok = self.event.wait(15)
         self.event.clear()
+        self.gate.clear()
         return ok
 
 
@@ -191,3 +198,27 @@ def test_slack_button_records_review_updates_message_and_survives_a_drop(
             first_crawl=False,
         )  # fmt: skip
         assert row.status == "suppressed" and "muted by Alice" in (row.last_error or "")
+
+
+def test_handler_falls_back_to_the_payload_name_and_ignores_foreign_buttons(
+    db: Database, slack_standin: SlackStandin
+) -> None:
+    from slack_sdk import WebClient
+
+    match_id, _ = _seed(db)
+    web = WebClient(token=TOKEN, base_url=slack_standin.api_url)
+    handler = FeedbackHandler(db, Settings(), web)
+    unknown_user = {"id": "U0BOB", "username": "bob", "name": "bob"}
+    payload = {**_payload(match_id, "irrelevant", "C1", "1.2", []), "user": unknown_user}
+    assert handler.handle_action(payload, payload["actions"][0]) == "Labelled Not relevant by bob"
+    foreign = {"action_id": "someone_else", "value": f"match:{match_id}"}
+    assert handler.handle_action(payload, foreign) is None
+    bad = {"action_id": "newswatch_relevant", "value": "match:nope"}
+    assert handler.handle_action(payload, bad) is None
+    gone = {"action_id": "newswatch_relevant", "value": "match:999999"}
+    assert handler.handle_action(payload, gone) is None
+    with db.session() as s:
+        [review] = s.scalars(select(Review)).all()
+        assert (review.label, review.reviewer, review.slack_user) == ("irrelevant", "bob", "U0BOB")
+    # the message could not be found by chat.update: logged, the review stays recorded
+    assert [c.answer["ok"] for c in slack_standin.calls("chat.update")] == [False]

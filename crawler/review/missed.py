@@ -9,9 +9,8 @@ the only private ones allowed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,8 +21,10 @@ from crawler.matching import Document, Matcher, TopicResult
 from crawler.matching.text import tokenize
 from crawler.review.feedback import record_label
 from crawler.storage import repo
-from crawler.storage.models import Article, Match, Source, utcnow
+from crawler.storage.models import Article, Match, RawPage, Source, utcnow
 from crawler.urls import canonicalize, fingerprint
+
+Fetch = Callable[[str, list[str]], tuple[str, bytes, str]]
 
 
 @dataclass(frozen=True)
@@ -104,22 +105,31 @@ def explain_rules(matcher: Matcher, doc: Document, topic: str) -> tuple[list[Rul
     return out, sorted(groups[g] for g in present)
 
 
-def _store_article(session: Session, url: str, final: str, body: bytes, ctype: str) -> Article:
+def _store_article(
+    session: Session, url: str, final: str, body: bytes, ctype: str, article: Article | None
+) -> Article:
+    """Extract the page into a new article, or into the stored one that has no text."""
     from crawler.extract import Extracted, extract_html
 
     result = extract_html(body, final)
     if not isinstance(result, Extracted):
         raise FetchError(f"nothing could be extracted from {url}: {result.reason}")
-    article = Article(
-        url=canonicalize(final), url_hash=fingerprint(canonicalize(final)), fetched_url=final,
-        discovered_via="missed_report", http_status=200, status="extracted",
-        title=result.title, author=result.author, published_at=result.published,
-        site_name=result.sitename, language=result.language, description=result.description,
-        text=result.text, fetched_at=utcnow(),
-    )  # fmt: skip
-    session.add(article)
+    if article is None:
+        canonical = canonicalize(final)
+        article = Article(
+            url=canonical, url_hash=fingerprint(canonical), fetched_url=final,
+            discovered_via="missed_report", status="extracted",
+        )  # fmt: skip
+        session.add(article)
+    article.http_status, article.status, article.status_reason = 200, "extracted", None
+    article.title = result.title or article.title
+    article.author, article.published_at = result.author, article.published_at or result.published
+    article.site_name, article.language = result.sitename, result.language
+    article.description, article.text = result.description, result.text
+    article.fetched_at = utcnow()
     session.flush()
-    repo.add_raw_page(session, article, body, None, ctype)
+    if session.get(RawPage, article.id) is None:
+        repo.add_raw_page(session, article, body, None, ctype)
     return article
 
 
@@ -144,7 +154,7 @@ def report_missed(
     reviewer: str,
     note: str | None = None,
     allow_private: Iterable[str] = (),
-    fetch: Any = None,
+    fetch: Fetch | None = None,
 ) -> MissedReport:
     """Record `url` as a story the `topic` should have matched; see the module docstring."""
     if topic not in matcher.topics:
@@ -158,12 +168,10 @@ def report_missed(
             url, allowed_private_hosts(settings, allow_private)
         )
         article = repo.article_by_url(session, canonicalize(final)) or article
-        if article is None or not article.text:
-            if article is not None:  # stored without text (not extracted): start afresh
-                session.delete(article)
-                session.flush()
-            article = _store_article(session, url, final, body, ctype)
-            article.source_id = _source_for(session, settings, final)
+        if article is None or not article.text:  # new, or stored without text (skipped, pruned)
+            article = _store_article(session, url, final, body, ctype, article)
+            if article.source_id is None:
+                article.source_id = _source_for(session, settings, final)
         else:
             reused = True
     doc = Document(article.title or article.feed_title or "", article.text or "", article.language)
