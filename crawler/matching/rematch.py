@@ -13,7 +13,7 @@ from crawler.extract import Extracted, extract_html
 from crawler.matching import Document, load_matcher
 from crawler.storage import repo
 from crawler.storage.db import Database
-from crawler.storage.models import Article, Source
+from crawler.storage.models import Article, Match, Source
 
 BATCH = 200
 
@@ -75,6 +75,7 @@ def rematch_articles(
                 existing = {t for t, m in stored.items() if m.state == "matched"}
                 stats.stale_matches += len(existing - set(found))
                 source = session.get(Source, article.source_id) if article.source_id else None
+                new_matches: list[Match] = []
                 for topic, topic_result in found.items():
                     if topic in existing:
                         continue
@@ -90,20 +91,21 @@ def rematch_articles(
                         match.threshold = float(topic_result.threshold)
                         match.explanation = topic_result.to_dict()
                         match.snippet = topic_result.snippet
-                    session.flush()
-                    stats.new_matches += 1
-                    if alert:
-                        from alerts.outbox import enqueue_match_alerts
+                    new_matches.append(match)
+                session.flush()
+                stats.new_matches += len(new_matches)
+                if alert and new_matches:
+                    from alerts.outbox import enqueue_article_alerts
 
-                        rows = enqueue_match_alerts(
-                            session,
-                            article=article,
-                            match=match,
-                            source=source,
-                            settings=settings,
-                            first_crawl=False,
-                        )
-                        stats.alerts += sum(1 for r in rows if r.status == "pending")
+                    rows = enqueue_article_alerts(
+                        session,
+                        article=article,
+                        matches=new_matches,
+                        source=source,
+                        settings=settings,
+                        first_crawl=False,
+                    )
+                    stats.alerts += sum(1 for r in rows if r.status == "pending")
     return stats
 
 

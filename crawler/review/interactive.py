@@ -41,14 +41,15 @@ ACTION_MUTE = "newswatch_mute_source"
 MUTE_DAYS = 7
 
 
-def _match_id(value: object) -> int | None:
+def _match_ids(value: object) -> list[int]:
+    """The match ids of a button value `match:<id>[,<id>…]` ([] when malformed)."""
     text = str(value or "")
     if not text.startswith("match:"):
-        return None
+        return []
     try:
-        return int(text.removeprefix("match:"))
+        return [int(part) for part in text.removeprefix("match:").split(",")]
     except ValueError:
-        return None
+        return []
 
 
 class FeedbackHandler:
@@ -104,18 +105,19 @@ class FeedbackHandler:
     def handle_action(self, payload: Mapping[str, Any], action: Mapping[str, Any]) -> str | None:
         """Record one button click; returns the note shown on the message (None if ignored)."""
         action_id = str(action.get("action_id") or "")
-        match_id = _match_id(action.get("value"))
-        if match_id is None or (action_id not in ACTION_LABELS and action_id != ACTION_MUTE):
+        match_ids = _match_ids(action.get("value"))
+        if not match_ids or (action_id not in ACTION_LABELS and action_id != ACTION_MUTE):
             log.info(kv("slack_action_ignored", action=action_id, value=action.get("value")))
             return None
         user = payload.get("user") or {}
         uid = str(user.get("id") or "") or None
         name = self.user_name(user)
         with self.db.session() as session:
-            match = session.get(Match, match_id)
-            if match is None:
-                log.warning(kv("slack_action_unknown_match", match_id=match_id, user=uid))
+            found = [m for m in (session.get(Match, i) for i in match_ids) if m is not None]
+            if not found:
+                log.warning(kv("slack_action_unknown_match", match_ids=match_ids, user=uid))
                 return None
+            match, match_id = found[0], found[0].id
             if action_id == ACTION_MUTE:
                 article = session.get(Article, match.article_id)
                 source_id = article.source_id if article is not None else None
@@ -129,10 +131,11 @@ class FeedbackHandler:
                 note = f"Source {source.name} muted until {mute.until:%Y-%m-%d %H:%M} UTC by {name}"
             else:
                 label = ACTION_LABELS[action_id]
-                record_label(session, match_id, label, reviewer=name, slack_user=uid)
+                for each in found:  # a message lists every topic of its article
+                    record_label(session, each.id, label, reviewer=name, slack_user=uid)
                 shown = "Relevant" if label == "relevant" else "Not relevant"
                 note = f"Labelled {shown} by {name}"
-        log.info(kv("slack_action_recorded", action=action_id, match_id=match_id, user=uid))
+        log.info(kv("slack_action_recorded", action=action_id, match_ids=match_ids, user=uid))
         self.update_message(payload, note)
         return note
 
