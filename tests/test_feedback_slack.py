@@ -222,3 +222,34 @@ def test_handler_falls_back_to_the_payload_name_and_ignores_foreign_buttons(
         assert (review.label, review.reviewer, review.slack_user) == ("irrelevant", "bob", "U0BOB")
     # the message could not be found by chat.update: logged, the review stays recorded
     assert [c.answer["ok"] for c in slack_standin.calls("chat.update")] == [False]
+
+
+def test_one_message_for_two_topics_labels_both(
+    db: Database, monkeypatch: pytest.MonkeyPatch, slack_standin: SlackStandin
+) -> None:
+    from slack_sdk import WebClient
+
+    from alerts.outbox import enqueue_article_alerts
+
+    monkeypatch.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    with db.session() as s:
+        source = add_source(s, "metro-daily")
+        article = add_article(s, source, "Sheriff and agents clash at the courthouse")
+        ids = [add_match(s, article, t).id for t in ("courthouse_arrest", "sanctuary_dispute")]
+        [row] = enqueue_article_alerts(
+            s, article=article, matches=[s.get(Match, i) for i in ids], source=source,
+            settings=Settings(), first_crawl=False,
+        )  # fmt: skip
+        message = message_for(row, None, threaded=False, cap=20)
+    [actions] = _buttons(message)
+    value = actions["elements"][0]["value"]
+    assert sorted(int(i) for i in value.removeprefix("match:").split(",")) == sorted(ids)
+    handler = FeedbackHandler(
+        db, Settings(), WebClient(token=TOKEN, base_url=slack_standin.api_url)
+    )
+    payload = _payload(ids[0], "relevant", "C1", "1.2", message["blocks"])
+    payload["actions"][0]["value"] = value
+    assert handler.handle_action(payload, payload["actions"][0]) == "Labelled Relevant by Alice"
+    with db.session() as s:
+        labelled = s.scalars(select(Match.review_status).where(Match.id.in_(ids))).all()
+        assert labelled == ["relevant", "relevant"]
