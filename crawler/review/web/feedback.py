@@ -7,18 +7,42 @@ form fetches through the crawl's network guard: only private hosts a configured 
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+import os
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from crawler.errors import ConfigError, FetchError, NewswatchError
 from crawler.matching import load_matcher
 from crawler.review.feedback import dismiss, promote
 from crawler.review.missed import report_missed
-from crawler.review.queries import MatchQuery, count_matches, list_matches
-from crawler.review.web.views import _reviewer_default, _state
+from crawler.review.queries import ENV_REVIEWER, MatchQuery, count_matches, list_matches
 
 bp = Blueprint("feedback", __name__, template_folder="templates")
 MAX_URL = 2000
+
+
+def _state() -> Any:
+    """The app's database and settings (`views.WebState`, set by the app factory)."""
+    return current_app.extensions["newswatch"]
+
+
+def _reviewer_default() -> str:
+    remembered = session.get("reviewer") or session.get("user")
+    if isinstance(remembered, str) and remembered:
+        return remembered
+    return os.environ.get(ENV_REVIEWER, "").strip()
 
 
 def _reviewer() -> str:
