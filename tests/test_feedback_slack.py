@@ -253,3 +253,29 @@ def test_one_message_for_two_topics_labels_both(
     with db.session() as s:
         labelled = s.scalars(select(Match.review_status).where(Match.id.in_(ids))).all()
         assert labelled == ["relevant", "relevant"]
+
+
+def test_the_daemon_connects_socket_mode_and_closes_it_on_stop(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.daemon.scheduler import Daemon
+
+    monkeypatch.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+
+    class NoDispatch:
+        def run_once(self, limit: int = 100) -> None:
+            pass
+
+    with SocketModeStandin() as sm, SlackStandin(socket_mode=sm) as api:
+        settings = Settings.model_validate({"slack": {"api_url": api.api_url}})
+        daemon = Daemon(settings, db, crawl_fn=lambda _s: None, dispatcher=NoDispatch())
+        result: list[int] = []
+        thread = threading.Thread(target=lambda: result.append(daemon.run()), daemon=True)
+        thread.start()
+        assert sm.connected.wait(20), "the daemon never opened the Socket Mode connection"
+        daemon.request_stop()
+        thread.join(20)
+        assert result == [0]
+        sm.current.wait_closed()  # the client said goodbye: no socket is left behind
+        assert len(api.calls("apps.connections.open")) == 1

@@ -165,13 +165,19 @@ class Interactive:
         self.handler = handler
         self.stopped = threading.Event()
         self.connected = threading.Event()
+        # close() waits for a connect in flight: one finishing after close() would switch the
+        # client's auto-reconnect back on and leave it running
+        self._connecting = threading.Lock()
 
     def connect(self, retry_every: float) -> None:
         """Connect, retrying until it works or `close()`; once connected, the client itself
         reconnects whenever the socket drops."""
         while not self.stopped.is_set():
             try:
-                self.client.connect()
+                with self._connecting:
+                    if self.stopped.is_set():
+                        return
+                    self.client.connect()
                 if self.client.is_connected():
                     self.connected.set()
                     log.info(kv("socket_mode_connected"))
@@ -185,6 +191,10 @@ class Interactive:
     def close(self) -> None:
         """Disconnect and stop the client's threads."""
         self.stopped.set()
+        with self._connecting:
+            self._close()
+
+    def _close(self) -> None:
         try:
             self.client.close()
         except Exception as exc:  # closing must never fail the daemon's shutdown
