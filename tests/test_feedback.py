@@ -286,3 +286,32 @@ def test_rematch_dry_run_and_eval_reviewed_on_both_backends(
         assert ok["topics"]["courthouse_arrest"]["tp"] == 1 and ok["failing"] == []
     finally:
         db.dispose()
+
+
+def test_sources_mute_suppresses_pending_and_new_alerts(
+    site: SampleSite, sqlite_url: str, tmp_path: Path, cli: Any
+) -> None:
+    url, body = _page(site, NEAR_MISS)
+    db = Database(sqlite_url)
+    try:
+        _crawl_one(db, Settings(), url, body)
+        with db.session() as s:
+            assert [a.status for a in s.scalars(select(Alert))] == ["pending"]
+    finally:
+        db.dispose()
+    config = _config(tmp_path, sqlite_url)
+    cli(config, "sources", "mute", "nope", code=1)
+    out = cli(config, "sources", "mute", "sample", "--days", "2", "--by", "rita").stdout
+    assert "source sample muted until" in out
+    db = Database(sqlite_url)
+    try:
+        with db.session() as s:
+            [alert] = s.scalars(select(Alert)).all()
+            assert alert.status == "suppressed" and "muted by rita" in (alert.last_error or "")
+        _, other = _page(site, "queens-court-hallway-arrest")
+        _crawl_one(db, Settings(), url.replace(NEAR_MISS, "another-copy"), other)
+        with db.session() as s:
+            statuses = sorted(a.status for a in s.scalars(select(Alert)))
+        assert statuses == ["suppressed", "suppressed"]
+    finally:
+        db.dispose()
