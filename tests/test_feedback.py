@@ -201,7 +201,7 @@ def test_missed_report_is_guarded_explained_exported_and_counted(
         "--by", "rita", "--allow-private-host", "127.0.0.1",
     ).stdout  # fmt: skip
     assert "reported miss" in out and "fetched and stored" in out
-    assert "does not match" in out and "absent groups" in out
+    assert "do not match it" in out and "absent groups" in out
     report = json.loads(
         cli(
             config, "missed", url, "--topic", "sanctuary_dispute", "--json",

@@ -118,7 +118,7 @@ def missed(
         f"reported miss: match {report.match_id} ({escape(topic)}) for article "
         f"{report.article_id}, {stored}: {escape(report.title)}"
     )
-    verdict = "matches now" if report.matched_now else "does not match"
+    verdict = "match it now" if report.matched_now else "do not match it"
     console.print(
         f"score {report.score:.2f} of threshold {report.threshold:.2f}: the current rules {verdict}"
     )
