@@ -26,7 +26,12 @@ class MatchPipeline(Stage):
             lang=ex.language,
             url=item.canonical_url,
         )
-        results = self.ctx.matcher.evaluate(doc)
+        try:
+            results = self.ctx.matcher.evaluate(doc)
+        except Exception as exc:  # a matcher or pack bug: retry this page once it is fixed
+            item.matches = []
+            self.fail_internal(item, "matching", exc)
+            return item
         item.matches = [r for r in results if r.matched]
         possible = near_matches(results, self.ctx.settings.matching.possible_share)
         if possible:
