@@ -11,7 +11,6 @@ offered to the outbox again, which threads a revision reply under the alert alre
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 from typing import Any
@@ -23,9 +22,10 @@ from sqlalchemy.orm import Session
 from crawler.items import ArticleItem
 from crawler.matching.clustering import Fingerprint, text_similarity
 from crawler.pipelines.base import Stage
-from crawler.pipelines.cluster import assign_cluster
+from crawler.pipelines.cluster import RecentClusters, assign_cluster
 from crawler.storage import repo
 from crawler.storage.models import Article, ArticleRevision, Match, RawPage, Source, utcnow
+from crawler.storage.rawhtml import compress_html
 from crawler.urls import fingerprint
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,12 @@ def _sha1(text: str | None) -> str | None:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest() if text else None
 
 
-def _cluster(session: Session, article: Article, item: ArticleItem) -> None:
+def _cluster(
+    session: Session, article: Article, item: ArticleItem, recent: RecentClusters | None = None
+) -> None:
     fp = item.extra.get("fingerprint")
     if item.matches and isinstance(fp, Fingerprint) and article.cluster_id is None:
-        assign_cluster(session, article, fp)
+        assign_cluster(session, article, fp, recent=recent)
         session.flush()
 
 
@@ -82,7 +84,7 @@ def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
             item.extra.get("raw_gzip"),
         )
         return
-    page.html_gzip = gzip.compress(item.body, compresslevel=6)
+    page.html_gzip = compress_html(item.body)
     page.encoding, page.content_type, page.fetched_at = item.encoding, item.content_type, utcnow()
 
 
@@ -145,6 +147,15 @@ def article_from_item(item: ArticleItem, source_id: int, run_id: int) -> Article
 class StorePipeline(Stage):
     """Write everything about one page atomically; a duplicate insert race is a no-op."""
 
+    _recent: RecentClusters | None = None
+
+    @property
+    def recent(self) -> RecentClusters:
+        """This crawl process's cache of candidate story clusters."""
+        if self._recent is None:
+            self._recent = RecentClusters()
+        return self._recent
+
     def process_item(self, item: ArticleItem) -> ArticleItem:
         """Scrapy hook."""
         ctx = self.ctx
@@ -204,7 +215,7 @@ class StorePipeline(Stage):
     def _add_matches(self, session: Session, article: Article, item: ArticleItem) -> None:
         """Cluster the article, then store its matches with their outbox rows."""
         ctx = self.ctx
-        _cluster(session, article, item)
+        _cluster(session, article, item, self.recent)
         existing = {m.topic for m in article.matches}
         matches = [
             repo.match_from_result(article, result)
@@ -302,7 +313,7 @@ class StorePipeline(Stage):
             if ctx.settings.crawl.keep_raw_html_days > 0:
                 _keep_raw(session, article, item)
             session.flush()
-            _cluster(session, article, item)
+            _cluster(session, article, item, self.recent)
             self._revise_matches(session, article, item, material=material)
         ctx.count("revisions")
         log.info(
