@@ -10,7 +10,7 @@ never rejected.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -375,3 +375,42 @@ def build_health_message(view: HealthView) -> dict[str, Any]:
             "blocks": blocks,
         }
     )
+
+
+# Buttons of an alert when Socket Mode is on (alerts.interactive handles the clicks).
+FEEDBACK_BLOCK_ID = "newswatch_feedback"
+FEEDBACK_ACTIONS = (
+    ("relevant", "Relevant", "primary"),
+    ("irrelevant", "Not relevant", "danger"),
+    ("mute_source", "Mute source for 7 days", None),
+)
+
+
+def feedback_actions(match_ids: Sequence[int]) -> dict[str, Any]:
+    """An actions block with the Relevant / Not relevant / Mute source buttons of a message
+    (a label applies to every topic the message lists)."""
+    value = "match:" + ",".join(str(i) for i in match_ids)
+    elements = []
+    for action, label, style in FEEDBACK_ACTIONS:
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": f"newswatch_{action}",
+            "text": {"type": "plain_text", "text": label},
+            "value": value,
+        }
+        if style:
+            button["style"] = style
+        elements.append(button)
+    return {"type": "actions", "block_id": FEEDBACK_BLOCK_ID, "elements": elements}
+
+
+def with_feedback(message: dict[str, Any], match_ids: Sequence[int]) -> dict[str, Any]:
+    """The message with the feedback buttons as its last block (within the block limit)."""
+    blocks = list(message.get("blocks") or [])[: MAX_BLOCKS - 1]
+    return {**message, "blocks": [*blocks, feedback_actions(match_ids)]}
+
+
+def labelled_blocks(blocks: Sequence[Mapping[str, Any]], note: str) -> list[dict[str, Any]]:
+    """An alert's blocks with the buttons replaced by a note saying who labelled it."""
+    kept = [dict(b) for b in blocks if b.get("block_id") != FEEDBACK_BLOCK_ID]
+    return [*kept[: MAX_BLOCKS - 1], context(escape(cut(clean(note), 2000)))]

@@ -40,11 +40,13 @@ from alerts.format import (
     build_digest_message,
     build_follow_up_message,
     build_health_message,
+    with_feedback,
 )
 from crawler.config import Settings
 from crawler.matching.describe import explain_rules, rule_descriptions
 from crawler.sources import SourceConfig
 from crawler.storage.models import Alert, Article, Match, Source, utcnow
+from crawler.storage.models_feedback import SourceMute
 
 log = logging.getLogger(__name__)
 MAX_KEY = 300
@@ -76,8 +78,27 @@ def article_time(article: Article) -> tuple[datetime, str]:
     return article.first_seen_at or utcnow(), "first seen"
 
 
+def active_mute(session: Session, source: Source | None, now: datetime) -> SourceMute | None:
+    """The mute in force for a source (the one lasting longest), if any."""
+    if source is None or source.id is None:
+        return None
+    stmt = (
+        select(SourceMute)
+        .where(SourceMute.source_id == source.id, SourceMute.until > now)
+        .order_by(SourceMute.until.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
 def suppression_reason(
-    article: Article, source: Source | None, settings: Settings, *, first_crawl: bool, now: datetime
+    article: Article,
+    source: Source | None,
+    settings: Settings,
+    *,
+    first_crawl: bool,
+    now: datetime,
+    session: Session | None = None,
 ) -> str | None:
     """Why this article must be stored but not alerted, or None to alert it."""
     config = source_config(settings, source)
@@ -88,6 +109,12 @@ def suppression_reason(
         if not allowed:
             name = source.name if source is not None else "?"
             return f"suppressed: first crawl of source {name} (set alert_first_crawl to alert it)"
+    mute = active_mute(session, source, now) if session is not None else None
+    if mute is not None:
+        return (
+            f"suppressed: source {source.name if source else '?'} muted by {mute.muted_by} "
+            f"until {mute.until.isoformat(timespec='minutes')}"
+        )
     when, basis = article_time(article)
     age_hours = (now - when).total_seconds() / 3600
     if age_hours > settings.alerts.max_age_hours:
@@ -298,18 +325,23 @@ def enqueue_article_alerts(
     settings: Settings,
     first_crawl: bool,
     now: datetime | None = None,
+    force: bool = False,
 ) -> list[Alert]:
     """Write the outbox rows for an article's new matches: one per channel, every topic listed.
 
-    Only `matched` rows alert (possible and missed ones never do). Call it once per article
-    with all its new matches; a later call with more topics threads a short follow-up.
+    Only `matched` rows alert (possible and missed ones never do) unless `force` says a person
+    asked for it (promoting a possible match with --alert). Call it once per article with all
+    its new matches; a later call with more topics threads a short follow-up.
     """
     now = now or utcnow()
     session.flush()  # the article and matches need their ids
-    alerting = [m for m in matches if (m.state or "matched") == "matched"]
+    alerting = [m for m in matches if force or (m.state or "matched") == "matched"]
     if not alerting:
+        log.info("event=alert_not_enqueued article_id=%s reason=no matched match", article.id)
         return []
-    reason = suppression_reason(article, source, settings, first_crawl=first_crawl, now=now)
+    reason = suppression_reason(
+        article, source, settings, first_crawl=first_crawl, now=now, session=session
+    )
     by_channel: dict[str, list[Match]] = {}
     for match in sorted(alerting, key=lambda m: (-float(m.score), m.topic)):
         by_channel.setdefault(settings.alerts.channel_for(match.topic), []).append(match)
@@ -326,6 +358,8 @@ def enqueue_article_alerts(
             "payload": {
                 "view": alert_view(article, group, source, settings).to_dict(),
                 "match_ids": [m.id for m in group],
+                # the message carries the Slack label buttons (Socket Mode is configured)
+                **({"feedback": True} if settings.slack.app_token else {}),
             },
             "attempts": 0,
             "next_attempt_at": now,
@@ -354,6 +388,7 @@ def enqueue_match_alerts(
     settings: Settings,
     first_crawl: bool,
     now: datetime | None = None,
+    force: bool = False,
 ) -> list[Alert]:
     """One match's outbox rows (prefer `enqueue_article_alerts` with all the article's matches)."""
     return enqueue_article_alerts(
@@ -364,6 +399,7 @@ def enqueue_match_alerts(
         settings=settings,
         first_crawl=first_crawl,
         now=now,
+        force=force,
     )
 
 
@@ -427,4 +463,8 @@ def message_for(row: Alert, parent: Alert | None, *, threaded: bool, cap: int) -
         if parent is not None and "view" in (parent.payload or {}):
             parent_view = AlertView.from_dict(parent.payload["view"])
         return build_follow_up_message(view, parent=parent_view, threaded=threaded)
-    return build_alert_message(view)
+    message = build_alert_message(view)
+    match_ids = [int(i) for i in payload.get("match_ids") or [row.match_id] if i is not None]
+    if payload.get("feedback") and match_ids:
+        return with_feedback(message, match_ids)
+    return message

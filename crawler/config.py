@@ -25,6 +25,7 @@ ENV_CONFIG = "NEWSWATCH_CONFIG"
 ENV_DATABASE_URL = "NEWSWATCH_DATABASE_URL"
 ENV_SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
 ENV_SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
+ENV_SLACK_APP_TOKEN = "SLACK_APP_TOKEN"  # noqa: S105 (a variable name, not a secret)
 DEFAULT_FILE = "newswatch.toml"
 
 
@@ -98,6 +99,13 @@ class MatchingConfig(_Strict):
     )
     disabled_topics: list[str] = Field(default_factory=list)
     prefilter: bool = Field(True, description="Skip extraction of pages with no topic term.")
+    possible_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A topic scoring at least this share of its threshold (a rule fired) is "
+        "stored as a possible match: listed for review, never alerted.",
+    )
 
 
 class SlackConfig(_Strict):
@@ -115,6 +123,11 @@ class SlackConfig(_Strict):
     def webhook_url(self) -> str | None:
         """The incoming-webhook URL from $SLACK_WEBHOOK_URL, if set."""
         return os.environ.get(ENV_SLACK_WEBHOOK_URL) or None
+
+    @property
+    def app_token(self) -> str | None:
+        """The app-level token (xapp-…) from $SLACK_APP_TOKEN: turns on the alert buttons."""
+        return os.environ.get(ENV_SLACK_APP_TOKEN) or None
 
 
 class AlertsConfig(_Strict):

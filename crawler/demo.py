@@ -112,7 +112,12 @@ def report(console: Console, db_url: str, main: SampleSite, wire: SampleSite) ->
     db = Database(db_url)
     found: dict[str, set[str]] = {}
     with db.session() as session:
-        rows = session.execute(select(Match, Article).join(Article).order_by(Match.topic, Match.id))
+        rows = session.execute(
+            select(Match, Article)
+            .join(Article)
+            .where(Match.state == "matched")
+            .order_by(Match.topic, Match.id)
+        )
         for match, row in rows:
             found.setdefault(row.url, set()).add(match.topic)
             entities = match.entities or {}

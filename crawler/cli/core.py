@@ -281,10 +281,28 @@ def parse_since(value: str | None) -> datetime | None:
 @click.command("rematch")
 @click.option("--since", help="Only articles first seen after this (24h, 7d, ISO date).")
 @click.option("--alert", is_flag=True, help="Also queue alerts for new matches (within max age).")
+@click.option(
+    "--dry-run", is_flag=True, help="Only list the matches a rule change would add or remove."
+)
 @pass_app
-def rematch(app: AppContext, since: str | None, alert: bool) -> None:
+def rematch(app: AppContext, since: str | None, alert: bool, dry_run: bool) -> None:
     """Re-run the current rules over stored articles (re-extracting from kept raw HTML)."""
-    from crawler.matching.rematch import rematch_articles
+    from crawler.matching.rematch import rematch_articles, rematch_preview
+
+    if dry_run:
+        scored, changes = rematch_preview(app.db, app.settings, since=parse_since(since))
+        for c in changes:
+            review = f" [{c.review_status}]" if c.review_status not in (None, "unreviewed") else ""
+            click.echo(
+                f"{'+' if c.change == 'add' else '-'} {c.topic} {c.score:.2f}/{c.threshold:.2f} "
+                f"article {c.article_id}{review} {c.title} <{c.url}>"
+            )
+        added = sum(1 for c in changes if c.change == "add")
+        click.echo(
+            f"dry run over {scored} articles: would add {added} matches, "
+            f"{len(changes) - added} stored matches would no longer fire; nothing written"
+        )
+        return
 
     app.matcher()  # a bad topic pack or threshold fails here (exit 2), with every problem
     stats = rematch_articles(app.db, app.settings, since=parse_since(since), alert=alert)

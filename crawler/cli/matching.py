@@ -216,7 +216,12 @@ def _write_predictions(path: Path, report: EvalReport) -> None:
 
 
 @click.command("eval")
-@click.argument("labelled", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("labelled", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.option(
+    "--reviewed",
+    is_flag=True,
+    help="Score the current rules on every reviewed match and reported miss in the database.",
+)
 @click.option(
     "--predictions",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -245,16 +250,25 @@ def _write_predictions(path: Path, report: EvalReport) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def eval_cmd(
-    labelled: Path,
+    labelled: Path | None,
+    reviewed: bool,
     predictions: Path | None,
     thresholds: tuple[str, ...],
     packs: tuple[Path, ...],
     by: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Precision, recall and F1 per topic on LABELLED.jsonl, with false positives/negatives."""
+    """Precision, recall and F1 per topic on LABELLED.jsonl (or --reviewed: the database)."""
+    if reviewed == (labelled is not None):
+        raise click.UsageError("give either a LABELLED.jsonl file or --reviewed")
     try:
         matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
+        if reviewed:
+            from crawler.cli.feedback import print_reviewed_eval
+
+            print_reviewed_eval(matcher, as_json=as_json)
+            return
+        assert labelled is not None
         items = load_labelled(labelled)
     except NewswatchError as exc:
         raise ErrorExit(exc) from None

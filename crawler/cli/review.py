@@ -157,6 +157,10 @@ def _write_rows(rows: list[MatchRow], fmt: str, out: TextIO) -> None:
 @click.option("--search", help="Case-insensitive text in the title, article text or snippet.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option(
+    "--possible", is_flag=True, help="List possible matches (near misses, never alerted) instead."
+)
+@click.option("--missed", is_flag=True, help="List reported misses instead.")
+@click.option(
     "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table",
     show_default=True, help="A table for people, JSON lines or CSV for scripts.",
 )  # fmt: skip
@@ -177,11 +181,14 @@ def matches(
     min_score: float | None,
     search: str | None,
     limit: int,
+    possible: bool,
+    missed: bool,
     fmt: str,
 ) -> None:
     """List stored matches, newest published first (and review them with the subcommands)."""
     if ctx.invoked_subcommand is not None:
         return
+    state = "possible" if possible else "missed" if missed else state
     query = MatchQuery(
         topic, since, until, source, status, min_score, search, limit, by=by,
         state=None if state == "all" else state, language=language, place=place,

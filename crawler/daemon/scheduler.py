@@ -371,6 +371,9 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (or a lost lock); returns the exit code."""
         self._start()
+        from crawler.review.interactive import start_interactive  # Slack buttons (issue 13)
+
+        interactive = start_interactive(self.db, self.settings)
         try:
             self.scheduler = self.build_scheduler()
             self.scheduler.start()
@@ -381,6 +384,8 @@ class Daemon:
         finally:
             if self.scheduler is not None and self.scheduler.running:
                 self.scheduler.shutdown(wait=False)
+            if interactive is not None:
+                interactive.close()
         return self._finish()
 
     def due(self, source: SourceConfig, last_started: datetime | None, now: datetime) -> bool:

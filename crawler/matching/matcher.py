@@ -236,6 +236,16 @@ class Matcher:
         return results, traces
 
 
+def near_matches(results: Sequence[TopicResult], share: float) -> list[TopicResult]:
+    """The "possible" results: not matched, but a rule fired (so its anchor did) and the
+    score reached `share` × threshold."""
+    return [
+        r
+        for r in results
+        if not r.matched and r.rules and r.score > 0 and r.score >= share * r.threshold - 1e-9
+    ]
+
+
 _MATCHERS: dict[tuple[Any, ...], Matcher] = {}
 
 

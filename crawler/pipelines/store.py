@@ -63,6 +63,15 @@ def _update_match(match: Match, result: Any) -> None:
     match.entities = dict(result.entities)
 
 
+def _store_possible(session: Session, article: Article, item: ArticleItem) -> None:
+    """Keep near misses as `possible` matches (no outbox rows: they are never alerted)."""
+    taken = {m.topic for m in article.matches} | {r.topic for r in item.matches}
+    for result in item.extra.get("possible") or ():
+        if result.topic not in taken:
+            session.add(repo.match_from_result(article, result, state="possible"))
+            taken.add(result.topic)
+
+
 def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
     page = session.get(RawPage, article.id)
     if page is None:
@@ -159,6 +168,7 @@ class StorePipeline(Stage):
             self.fail_internal(item, "storing", exc)
             item.matches, item.extracted = [], None
             item.extra.pop("fingerprint", None)
+            item.extra.pop("possible", None)
             try:
                 stored = self._write(item)
             except Exception as again:
@@ -212,6 +222,7 @@ class StorePipeline(Stage):
             for result in item.matches
             if result.topic not in existing
         ]
+        _store_possible(session, article, item)
         if not matches:
             return
         session.add_all(matches)
@@ -326,11 +337,17 @@ class StorePipeline(Stage):
             if match is None:
                 match = repo.match_from_result(article, result)
                 session.add(match)
+            elif match.state == "possible":  # the new version crossed the threshold
+                _update_match(match, result)
+                match.state = "matched"
+            elif match.state != "matched":  # a reported miss stays what the person said
+                continue
             elif material:
                 _update_match(match, result)
             else:
                 continue
             changed.append(match)
+        _store_possible(session, article, item)
         if not changed:
             return
         session.flush()

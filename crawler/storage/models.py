@@ -276,6 +276,8 @@ class Review(Base):
     reviewer: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The Slack user id when the label came from a Slack button (the name is in `reviewer`).
+    slack_user: Mapped[str | None] = mapped_column(String(40))
 
     match: Mapped[Match] = relationship(back_populates="reviews")
 
@@ -333,3 +335,6 @@ class DaemonLock(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+from crawler.storage.models_feedback import SourceMute  # noqa: E402,F401 - registers the table

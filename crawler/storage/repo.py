@@ -224,10 +224,11 @@ def run_summary(run: CrawlRun) -> dict[str, Any]:
     }
 
 
-def match_from_result(article: Article, result: Any) -> Match:
+def match_from_result(article: Article, result: Any, state: str = "matched") -> Match:
     """A Match row from a matcher TopicResult (explanation kept whole for review)."""
     return Match(
         article=article,
+        state=state,
         topic=result.topic,
         topic_label=result.label,
         score=float(result.score),

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from flask import Blueprint, Flask
 
 from crawler.config import Settings
-from crawler.review.web import nav, render, security, story_views, views
+from crawler.review.web import feedback, nav, render, security, story_views, views
 from crawler.review.web.nav import NavEntry, add_nav
 from crawler.review.web.security import WebSecrets
 from crawler.storage.db import Database
@@ -46,4 +46,7 @@ def create_app(
         app.register_blueprint(blueprint)
         for entry in entries:
             add_nav(app, entry.label, entry.endpoint, order=entry.order, active=entry.active)
+    app.register_blueprint(feedback.bp)
+    add_nav(app, "Possible", "feedback.possible", order=25)
+    add_nav(app, "Report a miss", "feedback.missed", order=45)
     return app
