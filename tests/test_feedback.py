@@ -194,6 +194,8 @@ def test_missed_report_is_guarded_explained_exported_and_counted(
 ) -> None:
     url = next(a.url for a in site.articles() if a.slug == FLAT_STORY["slug"])
     config = _config(tmp_path, sqlite_url)
+    cli(config, "missed", url, "--topic", "sanctuary_dispute", code=3)  # no database yet
+    cli(config, "db", "upgrade")
     blocked = cli(config, "missed", url, "--topic", "sanctuary_dispute", code=1)
     assert "non-public address" in blocked.output
     out = cli(

@@ -12,6 +12,7 @@ from rich.table import Table
 from crawler.cli.context import AppContext, pass_app
 from crawler.cli.review import matches
 from crawler.cli.sources import sources_group
+from crawler.errors import ConfigError
 from crawler.matching import Matcher
 from crawler.matching.evaluate import format_rate
 from crawler.review.queries import default_reviewer
@@ -23,13 +24,6 @@ def _who(reviewer: str | None) -> str:
 
 def _app() -> AppContext:
     return click.get_current_context().ensure_object(AppContext)
-
-
-def _matcher(app: AppContext) -> Matcher:
-    from crawler.matching import load_matcher
-
-    cfg = app.settings.matching
-    return load_matcher(cfg.topic_packs, cfg.thresholds, cfg.disabled_topics)
 
 
 _BY = click.option(
@@ -103,7 +97,10 @@ def missed(
     from crawler.review.missed import report_missed
 
     who = _who(reviewer)
-    matcher = _matcher(app)
+    matcher = app.matcher()
+    if topic not in matcher.topics:  # a usage error, before the database is even opened
+        known = ", ".join(matcher.topics)
+        raise ConfigError(f"unknown topic {topic!r}; expected one of: {known}", field="--topic")
     with app.db.session() as session:
         report = report_missed(
             session, app.settings, matcher, url, topic, reviewer=who, note=note,
