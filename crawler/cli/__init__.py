@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "crawler.cli.review",
     "crawler.cli.daemon",
     "crawler.cli.sources",
+    "crawler.cli.incidents",
 )
 
 

@@ -206,7 +206,13 @@ def _write_predictions(path: Path, report: EvalReport) -> None:
 
 
 @click.command("eval")
-@click.argument("labelled", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("labelled", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.option(
+    "--incidents",
+    "incidents_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Score incident linking and fields on this labelled JSON Lines file instead.",
+)
 @click.option(
     "--predictions",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -228,13 +234,19 @@ def _write_predictions(path: Path, report: EvalReport) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def eval_cmd(
-    labelled: Path,
+    labelled: Path | None,
+    incidents_file: Path | None,
     predictions: Path | None,
     thresholds: tuple[str, ...],
     packs: tuple[Path, ...],
     as_json: bool,
 ) -> None:
     """Precision, recall and F1 per topic on LABELLED.jsonl, with false positives/negatives."""
+    if incidents_file is not None:
+        _eval_incidents(incidents_file, as_json)
+        return
+    if labelled is None:
+        raise click.UsageError("give LABELLED.jsonl, or --incidents FILE")
     try:
         matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
         items = load_labelled(labelled)
@@ -258,6 +270,30 @@ def eval_cmd(
             click.echo(f"{name} false negatives: {', '.join(score.false_negatives)}")
     for ident, error in report.errors.items():
         click.echo(f"unreadable {ident}: {error}", err=True)
+
+
+def _eval_incidents(path: Path, as_json: bool) -> None:
+    from crawler.incidents.evaluate import (
+        incident_summary_lines,
+        load_incident_items,
+        run_incident_eval,
+    )
+
+    try:
+        report = run_incident_eval(load_incident_items(path))
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    for line in incident_summary_lines(report):
+        click.echo(line)
+    for a, b in report.wrongly_joined:
+        click.echo(f"joined but different incidents: {a} {b}")
+    for a, b in report.wrongly_split:
+        click.echo(f"split but one incident: {a} {b}")
+    for name, errors in report.field_errors.items():
+        click.echo(f"{name} wrong: {'; '.join(errors)}")
 
 
 commands: list[click.Command] = [check, eval_cmd]

@@ -189,7 +189,8 @@ def extract_record(
     officials = [o for o in found.get("official", []) if o[:1].isupper()]
     names = detained_names(text, officials) if redact_names else {}
     if redact_names:
-        names.update(detained_names(title, officials))
+        for name, stand_in in detained_names(title, officials).items():
+            names.setdefault(name, stand_in)
     fields = _Fields(title, text, names)
     lede = title + "\n" + _lede(text)
     development = rules.classify(kind, title, _lede(text))
@@ -219,6 +220,7 @@ def extract_record(
         fields.put("status", rules.STATUS.get(development, "ongoing"), None)
     exclude = {w.lower() for values in found.values() for v in values for w in v.split()}
     summary = redact(title, names)
+    summary = summary[:1].upper() + summary[1:]
     return IncidentRecord(
         kind=kind,
         development=development,

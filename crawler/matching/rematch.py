@@ -81,6 +81,9 @@ def rematch_articles(
                     session.add(match)
                     session.flush()
                     stats.new_matches += 1
+                    from crawler.storage.incidents import link_article
+
+                    link_article(session, article, match, settings.incidents)
                     if alert:
                         from alerts.outbox import enqueue_match_alerts
 

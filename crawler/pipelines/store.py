@@ -39,6 +39,22 @@ def _enqueue_alerts(session: Any, **kwargs: Any) -> None:
     enqueue_match_alerts(session, **kwargs)
 
 
+def _link_incident(session: Session, article: Article, match: Match, settings: Any) -> None:
+    from crawler.storage.incidents import link_article
+
+    # A savepoint: an incident that cannot be built must not cost the article or its alerts.
+    try:
+        with session.begin_nested():
+            link_article(session, article, match, settings.incidents)
+    except Exception as exc:  # any failure here is logged and the article kept
+        log.error(
+            "event=incident_link_failed article_id=%s topic=%s reason=%s",
+            article.id,
+            match.topic,
+            f"{type(exc).__name__}: {exc}",
+        )
+
+
 def _sha1(text: str | None) -> str | None:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest() if text else None
 
@@ -138,6 +154,7 @@ class StorePipeline(Stage):
                     match = repo.match_from_result(article, result)
                     session.add(match)
                     session.flush()
+                    _link_incident(session, article, match, ctx.settings)
                     _enqueue_alerts(
                         session,
                         article=article,
@@ -225,6 +242,8 @@ class StorePipeline(Stage):
             if match is None:
                 match = repo.match_from_result(article, result)
                 session.add(match)
+                session.flush()
+                _link_incident(session, article, match, ctx.settings)
             elif material:
                 _update_match(match, result)
             else:

@@ -331,3 +331,7 @@ class DaemonLock(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# Incident tables live in their own module; importing it here registers them on Base.metadata.
+from crawler.storage import models_incidents as _models_incidents  # noqa: E402,F401
