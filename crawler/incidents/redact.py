@@ -49,8 +49,8 @@ _AFTER_NOT_DETAINED = re.compile(
     r"^,?\s+(?:a|an|the|who is|un|una|el|la)?\s*(?:lawyer|attorney|advocate|spokes\w+|director|"
     r"organizer|judge|official|professor|pastor|abogad\w|portavoz|said|dijo|told)\b"
 )
-_FEMALE = re.compile(r"\b(?:she|her|woman|mother|Ms\.|Mrs\.|ella|mujer|madre|detenida|señora)\b")
-_MALE = re.compile(r"\b(?:he|his|him|man|father|Mr\.|él|hombre|padre|detenido|señor)\b")
+_FEMALE = re.compile(r"\b(?:she|her|woman|mother|Ms\.|Mrs\.|ella|mujer|madre|detenida|señora)\b", re.I)
+_MALE = re.compile(r"\b(?:he|his|him|man|father|Mr\.|él|hombre|padre|detenido|señor)\b", re.I)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 
 
