@@ -145,6 +145,34 @@ def report(console: Console, db_url: str, main: SampleSite, wire: SampleSite) ->
     return not false_hits
 
 
+def report_incidents(console: Console, db_url: str) -> int:
+    """Print the incidents built from the matches; the timeline of those told more than once."""
+    from crawler.review.incidents import IncidentQuery, list_incidents, timeline
+    from crawler.storage.db import Database
+
+    db = Database(db_url)
+    with db.session() as session:
+        incidents = list_incidents(session, IncidentQuery(limit=1000))
+        told_often = [i for i in incidents if i.article_count > 1]
+        console.print(
+            f"{len(incidents)} incidents from the matches; "
+            f"{len(told_often)} told by several articles"
+        )
+        for incident in told_often:
+            place = ", ".join(p for p in (incident.court, incident.city, incident.state) if p)
+            console.print(
+                f"[bold]incident {incident.id}[/bold] {escape(incident.kind)} · "
+                f"{escape(place)} · {incident.article_count} articles"
+            )
+            for dev in timeline(session, incident.id):
+                console.print(
+                    f"    {dev.event_date}  [bold]{escape(dev.development):<10}[/bold] "
+                    f"{escape(dev.title)}  [dim]({escape(dev.outlet)})[/dim]"
+                )
+    db.dispose()
+    return len(told_often)
+
+
 def main() -> int:
     """Run the demo end to end; exit non-zero if any stage failed."""
     console = Console(highlight=False)
@@ -163,6 +191,8 @@ def main() -> int:
         crawl_code = _newswatch(config, "crawl")
         console.rule("what newswatch found")
         clean = report(console, f"sqlite:///{DEMO_DB.resolve()}", main_site, wire_site)
+        console.rule("incidents")
+        report_incidents(console, f"sqlite:///{DEMO_DB.resolve()}")
         console.rule("alerts")
         channel = (
             "Slack (bot token)"
@@ -180,6 +210,7 @@ def main() -> int:
     console.print("Open the review page on the demo database:")
     console.print(f"  .venv/bin/newswatch --config {config} web    → http://127.0.0.1:8080/")
     console.print(f"  .venv/bin/newswatch --config {config} matches")
+    console.print(f"  .venv/bin/newswatch --config {config} incidents")
     console.print(f"  datasette {DEMO_DB} -m datasette/metadata.json   (if Datasette is installed)")
     return 0 if crawl_code == 0 and alert_code == 0 and clean else 1
 

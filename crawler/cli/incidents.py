@@ -63,7 +63,9 @@ def _filters(fn: click.decorators.FC) -> click.decorators.FC:
             click.option("--court", help="Part of the court's name."),
             click.option("--since", metavar="YYYY-MM-DD", help="Last development on or after."),
             click.option("--until", metavar="YYYY-MM-DD", help="First development on or before."),
-            click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True),
+            click.option(
+                "--limit", type=click.IntRange(1, 100_000), default=200, show_default=True
+            ),
         ]
     ):
         fn = option(fn)
@@ -148,7 +150,9 @@ def show_cmd(app: AppContext, incident_id: int) -> None:
 
 @incidents.command("export")
 @_filters
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="File.")
 @pass_app
 def export_cmd(

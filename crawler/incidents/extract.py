@@ -33,6 +33,21 @@ _WASHINGTON_STATE = re.compile(
     r"Washington State|state of Washington|, Washington\b|estado de Washington"
 )
 _CONDADO = re.compile(r"\bcondado de ([A-Z][\w-]+(?: [A-Z][\w-]+)?)")
+_ROLES = {
+    "mayor": "Mayor",
+    "governor": "Governor",
+    "sheriff": "Sheriff",
+    "alcalde": "Mayor",
+    "alcaldesa": "Mayor",
+    "gobernador": "Governor",
+    "gobernadora": "Governor",
+    "alguacil": "Sheriff",
+}
+# "Nashville's mayor, Derek Oyelaran," / "el gobernador de Tennessee, Whitney Calder,"
+_APPOSITIVE_OFFICIAL = re.compile(
+    r"\b((?i:mayor|governor|sheriff|alcalde|alcaldesa|gobernador|gobernadora|alguacil))"
+    r"(?: de(?:l)? [A-Z][\w.]+(?: [A-Z][\w.]+)?)?,\s+([A-Z][\w'’-]+ [A-Z][\w'’-]+)\b"
+)
 _IMMIGRATION_AGENCIES = ("ICE", "ERO", "HSI", "CBP", "Border Patrol", "DHS")
 
 
@@ -74,8 +89,9 @@ class _Fields:
 
 
 def _lede(text: str) -> str:
-    """The first paragraph (at least 200 characters of the text)."""
-    cut = text.find("\n\n", 200)
+    """The first paragraph (at least 200 characters): extracted text may break paragraphs
+    with one newline or two."""
+    cut = text.find("\n", 200)
     return text if cut < 0 else text[:cut]
 
 
@@ -130,11 +146,11 @@ def _places(fields: _Fields, title: str, text: str, places: list[str]) -> None:
             fields.put_found("city", city or place, needle)
             if county:
                 fields.put_found("county", county, needle)
-        elif place in gaz.cities:
-            fields.put_found("city", place)
+        elif place in gaz.cities and place != "Washington":
+            fields.put_found("city", place)  # "Washington" alone is the government, not a city
     if "city" not in fields.values:
         # The entity finder keeps one city per name; a big city it skipped is still a city.
-        hits = [(text.find(n), n) for n in gaz.big_cities if n in text]
+        hits = [(text.find(n), n) for n in gaz.big_cities if n in text and n != "Washington"]
         hits = [(at, n) for at, n in hits if at >= 0 and _whole_word(text, at, len(n))]
         if hits:
             fields.put_found("city", min(hits)[1])
@@ -165,14 +181,29 @@ def _whole_word(text: str, at: int, length: int) -> bool:
 
 
 def _signature(text: str, exclude: set[str]) -> list[str]:
-    """Hashes of distinctive words: capitalised words not in gazetteers, ages, numbers."""
+    """Hashes of case details: name-like words (capitalised mid-sentence, never written in
+    lower case in the article, not in a gazetteer) and ages."""
+    lower = {w.lower() for w in re.findall(r"\b[a-záéíóúñü][\wáéíóúñü'’-]+", text)}
     words: set[str] = set()
     for m in _WORD.finditer(text):
-        word = m.group(0).strip(", ").lower()
-        if word in exclude or word in rules.COMMON_CAPITALS:
-            continue
+        raw = m.group(0).strip(", ")
+        if raw[0].isdigit():
+            word = "age:" + raw.split("-")[0]
+        else:
+            word = raw.lower()
+            if word in exclude or word in lower or word in rules.COMMON_CAPITALS:
+                continue
+            if _sentence_start(text, m.start()):
+                continue
         words.add(hashlib.sha1(word.encode(), usedforsecurity=False).hexdigest()[:10])
     return sorted(words)
+
+
+def _sentence_start(text: str, at: int) -> bool:
+    j = at - 1
+    while j >= 0 and text[j] in " \t\"“‘'(":
+        j -= 1
+    return j < 0 or text[j] in ".!?\n—:"
 
 
 def extract_record(
@@ -187,9 +218,14 @@ def extract_record(
     """The incident record of one article for one kind (`courthouse_arrest`…)."""
     found: dict[str, Any] = entities if entities is not None else entity_finder().find(title, text)
     officials = [o for o in found.get("official", []) if o[:1].isupper()]
-    names = detained_names(text, officials) if redact_names else {}
+    for m in _APPOSITIVE_OFFICIAL.finditer(title + "\n" + text):
+        named = f"{_ROLES[m.group(1).lower()]} {m.group(2)}"
+        if named not in officials:
+            officials.append(named)
+    known = [v for kind in ("place", "court", "agency") for v in found.get(kind, [])]
+    names = detained_names(text, officials, known) if redact_names else {}
     if redact_names:
-        for name, stand_in in detained_names(title, officials).items():
+        for name, stand_in in detained_names(title, officials, known).items():
             names.setdefault(name, stand_in)
     fields = _Fields(title, text, names)
     lede = title + "\n" + _lede(text)

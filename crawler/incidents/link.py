@@ -18,6 +18,17 @@ from crawler.incidents.model import IncidentRecord, IncidentState
 
 _NOISE = re.compile(r"\b(?:the|el|la|of|de|del|courthouse|court|corte|tribunal)\b|[^\w ]", re.I)
 LINK_THRESHOLD = 3.0
+# The steps a sanctuary fight takes: what may follow each action kind.
+FOLLOWS = {
+    "law_passed": ("law_signed", "lawsuit_filed", "law_blocked", "ruling"),
+    "law_signed": ("lawsuit_filed", "law_blocked", "ruling"),
+    "funding_threat": ("funding_cut", "lawsuit_filed"),
+    "funding_cut": ("lawsuit_filed", "ruling"),
+    "lawsuit_filed": ("ruling", "law_blocked", "appeal"),
+    "law_blocked": ("appeal", "ruling"),
+    "ruling": ("appeal",),
+}
+COMMON_DETAIL = 3  # a case detail shared by this many incidents says nothing about any one
 _GENERIC_COURTS = frozenset({"us district", "u s district", "federal", "district", "immigration"})
 
 
@@ -63,9 +74,15 @@ def _near(dates: Iterable[date], when: date | None, days: int) -> bool:
 
 
 def score(
-    record: IncidentRecord, state: IncidentState, cfg: LinkSettings
+    record: IncidentRecord,
+    state: IncidentState,
+    cfg: LinkSettings,
+    common: frozenset[str] = frozenset(),
 ) -> tuple[float, list[str]]:
-    """How strongly `record` belongs to `state` (negative: ruled out), with the reasons."""
+    """How strongly `record` belongs to `state` (negative: ruled out), with the reasons.
+
+    `common` holds case-detail hashes found in several other incidents: not distinctive.
+    """
     if record.kind != state.kind:
         return -1.0, ["different kind"]
     rec_state = record.value("state")
@@ -89,8 +106,15 @@ def score(
     if key and _courts_agree(key, state.courts):
         total += 3.0 if _specific(key) else 1.0
         reasons.append("same court")
+    elif (
+        record.kind == "courthouse_arrest"
+        and _specific(key)
+        and any(_specific(c) for c in state.courts)
+    ):
+        total -= 3.0
+        reasons.append("different court")
     city, county = record.value("city"), record.value("county")
-    jurisdiction = 2.0 if record.kind == "sanctuary_dispute" else 1.0
+    jurisdiction = 1.5 if record.kind == "sanctuary_dispute" else 1.0
     if city and place_key(city) in state.cities:
         total += jurisdiction
         reasons.append("same city")
@@ -100,8 +124,8 @@ def score(
     if county and place_key(county) in state.counties:
         total += jurisdiction
         reasons.append("same county")
-    elif county and state.counties and record.kind == "sanctuary_dispute":
-        total -= 1.0
+    elif county and state.counties:
+        total -= 2.0
         reasons.append("different county")
     if (
         record.kind == "sanctuary_dispute"
@@ -118,14 +142,19 @@ def score(
     if officials:
         total += min(3.0, 1.5 * len(officials))
         reasons.append("shared officials: " + ", ".join(sorted(officials)))
-    shared = set(record.signature) & state.signature
+    shared = (set(record.signature) & state.signature) - common
     if shared:
         overlap = len(shared) / max(1, min(len(record.signature), len(state.signature)))
         total += min(3.0, 0.5 * len(shared)) + 2.0 * overlap
         reasons.append(f"{len(shared)} shared case details")
+    if record.kind == "sanctuary_dispute" and any(
+        record.development in FOLLOWS.get(action, ()) for action in state.actions
+    ):
+        total += 1.5
+        reasons.append(f"{record.development} follows what came before")
     if record.kind == "sanctuary_dispute" and record.development in state.actions:
         if _near(state.actions[record.development], when, cfg.same_event_days):
-            total += 1.0
+            total += 1.5
             reasons.append(f"same {record.development} on the same date")
         elif record.development in ("lawsuit_filed", "287g_joined", "law_signed"):
             total -= 1.5  # a second lawsuit or agreement on another date is usually a new fight
@@ -138,9 +167,15 @@ def decide(
 ) -> LinkDecision:
     """The best incident for the record when its score reaches the threshold, else a new one."""
     cfg = cfg or LinkSettings()
+    states = list(incidents)
+    seen: dict[str, int] = {}
+    for state in states:
+        for word in state.signature:
+            seen[word] = seen.get(word, 0) + 1
+    common = frozenset(w for w, n in seen.items() if n >= COMMON_DETAIL)
     best: tuple[float, int, list[str]] | None = None
-    for state in incidents:
-        value, reasons = score(record, state, cfg)
+    for state in states:
+        value, reasons = score(record, state, cfg, common)
         if value >= cfg.threshold and (best is None or value > best[0]):
             best = (value, state.id, reasons)
     if best is None:

@@ -49,14 +49,23 @@ _AFTER_NOT_DETAINED = re.compile(
     r"^,?\s+(?:a|an|the|who is|un|una|el|la)?\s*(?:lawyer|attorney|advocate|spokes\w+|director|"
     r"organizer|judge|official|professor|pastor|abogad\w|portavoz|said|dijo|told)\b"
 )
-_FEMALE = re.compile(r"\b(?:she|her|woman|mother|Ms\.|Mrs\.|ella|mujer|madre|detenida|señora)\b", re.I)
+_FEMALE = re.compile(
+    r"\b(?:she|her|woman|mother|Ms\.|Mrs\.|ella|mujer|madre|detenida|señora)\b", re.I
+)
 _MALE = re.compile(r"\b(?:he|his|him|man|father|Mr\.|él|hombre|padre|detenido|señor)\b", re.I)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 
 
-def detained_names(text: str, officials: Iterable[str] = ()) -> dict[str, str]:
-    """Names of detained people in `text` → their stand-in ("a man", "a woman", "a defendant")."""
+def detained_names(
+    text: str, officials: Iterable[str] = (), known: Iterable[str] = ()
+) -> dict[str, str]:
+    """Names of detained people in `text` → their stand-in ("a man", "a woman", "a defendant").
+
+    `known` holds names the gazetteers recognised (places, courts, agencies): never people.
+    """
     kept = {w for o in officials for w in o.split()[1:]}
+    entities = list(known)
+    entity_words = {w for e in entities for w in e.split()}
     found: dict[str, str] = {}
     for sentence in _SENTENCE.finditer(text):
         body = sentence.group(0)
@@ -65,6 +74,10 @@ def detained_names(text: str, officials: Iterable[str] = ()) -> dict[str, str]:
         for m in _NAME.finditer(body):
             words = re.split(r"[ -]", m.group(1))
             if any(w in _NOT_PERSON for w in words) or any(w in kept for w in words):
+                continue
+            if any(m.group(1) in entity for entity in entities) or any(
+                w in entity_words for w in words
+            ):
                 continue
             if _TITLES.search(body[: m.start()]) or _AFTER_NOT_DETAINED.match(body[m.end() :]):
                 continue

@@ -21,7 +21,8 @@ DEVELOPMENT_RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         "ruling",
         re.compile(
-            r"\b(?:rul(?:es|ed|ing)|verdict|acquit\w*|convict\w*|found (?:not )?guilty|sentenc\w+|"
+            r"\b(?:ruled|ruling|rules (?:that|for|against|in)|verdict|acquit\w*|convict\w*|"
+            r"found (?:not )?guilty|sentenc\w+|"
             r"orders? (?:\w+ )?(?:release|freed)|judge orders|jueza? ordena|"
             r"dismiss(?:es|ed)? (?:the )?(?:charges|case)|"
             r"jury (?:clears|finds)|fallo|falla|dictamin\w+|absuel\w+|condena\w*|"
@@ -35,7 +36,7 @@ DEVELOPMENT_RULES: list[tuple[str, re.Pattern[str]]] = [
         "charge",
         re.compile(
             r"\b(?:charg(?:ed|es|ing)|indict\w*|arraign\w*|pleads?|pleaded|cargos|acusad[oa]s? "
-            r"formalmente|acusad[oa]s?|imputad\w+|acusa(?:n|ción)?)\b",
+            r"formalmente|acusa(?:n|ron)? formalmente|acusad[oa]s?|imputad\w+|acusación)\b",
             _I,
         ),
     ),
@@ -90,7 +91,8 @@ ACTION_RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         "ruling",
         re.compile(
-            r"\b(?:rul(?:es|ed|ing)|upholds?|upheld|sides? with|judge (?:finds|says)|"
+            r"\b(?:ruled|ruling|rules (?:that|for|against|in)|upholds?|upheld|sides? with|"
+            r"judge (?:finds|says)|"
             r"fallo|falla|dictamin\w+|da la razón)\b",
             _I,
         ),

@@ -126,7 +126,8 @@ def timeline(session: Session, incident_id: int) -> list[Development]:
                 development=link.development,
                 title=str(record.get("summary") or article.title or article.url),
                 url=article.url,
-                outlet=article.site_name or (article.url.split("/")[2] if "//" in article.url else ""),
+                outlet=article.site_name
+                or (article.url.split("/")[2] if "//" in article.url else ""),
                 published=when.isoformat(timespec="minutes") if when else None,
                 decided_by=link.decided_by,
                 fields=dict(record.get("fields") or {}),

@@ -53,7 +53,11 @@ def _entities(match: Match) -> dict[str, list[str]] | None:
     stored = match.entities or {}
     if not stored:
         return None
-    return {str(k): [str(x) for x in v if isinstance(x, str)] for k, v in stored.items() if isinstance(v, list)}
+    return {
+        str(k): [str(x) for x in v if isinstance(x, str)]
+        for k, v in stored.items()
+        if isinstance(v, list)
+    }
 
 
 def record_for(article: Article, match: Match, cfg: IncidentsConfig) -> IncidentRecord:
@@ -93,9 +97,7 @@ def candidate_states(
     )
     for link in rows:
         by_incident[link.incident_id].append(link)
-    return [
-        IncidentState.from_records(i.id, kind, _records(by_incident[i.id])) for i in incidents
-    ]
+    return [IncidentState.from_records(i.id, kind, _records(by_incident[i.id])) for i in incidents]
 
 
 def refresh_incident(session: Session, incident: Incident) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from crawler.config import Settings
-from crawler.review.web import render, security, views
+from crawler.review.web import incidents, render, security, views
 from crawler.review.web.security import WebSecrets
 from crawler.storage.db import Database
 
@@ -33,4 +33,5 @@ def create_app(
     security.install(app, WebSecrets(token=token, password=password))
     render.register(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(incidents.bp)
     return app
