@@ -57,7 +57,7 @@ def _sentence(text: str, start: int, end: int) -> str:
     left = 0 if left < 0 else left + 1
     m = _SENTENCE_END.search(text, end)
     right = m.start() + 1 if m else len(text)
-    quote = text[left:right].strip()
+    quote = text[left:right].strip().lstrip("—–- ")
     return quote if len(quote) <= MAX_QUOTE else quote[: MAX_QUOTE - 1] + "…"
 
 
