@@ -13,7 +13,7 @@ from crawler.extract import Extracted, extract_html
 from crawler.matching import Document, load_matcher
 from crawler.storage import repo
 from crawler.storage.db import Database
-from crawler.storage.models import Article, Source
+from crawler.storage.models import Article, Match, Source
 
 BATCH = 200
 
@@ -74,26 +74,29 @@ def rematch_articles(
                 existing = {m.topic for m in article.matches}
                 stats.stale_matches += len(existing - set(found))
                 source = session.get(Source, article.source_id) if article.source_id else None
+                new_matches: list[Match] = []
                 for topic, topic_result in found.items():
                     if topic in existing:
                         continue
                     match = repo.match_from_result(article, topic_result)
                     session.add(match)
-                    session.flush()
-                    stats.new_matches += 1
+                    new_matches.append(match)
+                session.flush()
+                stats.new_matches += len(new_matches)
+                for match in new_matches:
                     from crawler.storage.incidents import link_article
 
                     link_article(session, article, match, settings.incidents)
-                    if alert:
-                        from alerts.outbox import enqueue_match_alerts
+                if alert and new_matches:
+                    from alerts.outbox import enqueue_article_alerts
 
-                        rows = enqueue_match_alerts(
-                            session,
-                            article=article,
-                            match=match,
-                            source=source,
-                            settings=settings,
-                            first_crawl=False,
-                        )
-                        stats.alerts += sum(1 for r in rows if r.status == "pending")
+                    rows = enqueue_article_alerts(
+                        session,
+                        article=article,
+                        matches=new_matches,
+                        source=source,
+                        settings=settings,
+                        first_crawl=False,
+                    )
+                    stats.alerts += sum(1 for r in rows if r.status == "pending")
     return stats

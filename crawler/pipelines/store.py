@@ -34,9 +34,10 @@ MATERIAL_SIMILARITY = 0.9
 
 
 def _enqueue_alerts(session: Any, **kwargs: Any) -> None:
-    from alerts.outbox import enqueue_match_alerts
+    # One call per article with all its matches: one Slack message per channel lists them all.
+    from alerts.outbox import enqueue_article_alerts
 
-    enqueue_match_alerts(session, **kwargs)
+    enqueue_article_alerts(session, **kwargs)
 
 
 def _link_incident(session: Session, article: Article, match: Match, settings: Any) -> None:
@@ -150,15 +151,16 @@ class StorePipeline(Stage):
                     )
                 _cluster(session, article, item)
                 source = session.get(Source, ctx.source_id)
-                for result in item.matches:
-                    match = repo.match_from_result(article, result)
-                    session.add(match)
+                matches = [repo.match_from_result(article, result) for result in item.matches]
+                if matches:
+                    session.add_all(matches)
                     session.flush()
-                    _link_incident(session, article, match, ctx.settings)
+                    for match in matches:
+                        _link_incident(session, article, match, ctx.settings)
                     _enqueue_alerts(
                         session,
                         article=article,
-                        match=match,
+                        matches=matches,
                         source=source,
                         settings=ctx.settings,
                         first_crawl=ctx.first_crawl,
@@ -237,6 +239,7 @@ class StorePipeline(Stage):
         ctx = self.ctx
         source = session.get(Source, ctx.source_id)
         existing = {m.topic: m for m in article.matches}
+        changed: list[Match] = []
         for result in item.matches:
             match = existing.get(result.topic)
             if match is None:
@@ -248,12 +251,15 @@ class StorePipeline(Stage):
                 _update_match(match, result)
             else:
                 continue
-            session.flush()
-            _enqueue_alerts(
-                session,
-                article=article,
-                match=match,
-                source=source,
-                settings=ctx.settings,
-                first_crawl=ctx.first_crawl,
-            )
+            changed.append(match)
+        if not changed:
+            return
+        session.flush()
+        _enqueue_alerts(
+            session,
+            article=article,
+            matches=changed,
+            source=source,
+            settings=ctx.settings,
+            first_crawl=ctx.first_crawl,
+        )
