@@ -173,6 +173,42 @@ def report_incidents(console: Console, db_url: str) -> int:
     return len(told_often)
 
 
+def report_threads(console: Console, db_url: str) -> None:
+    """Print each multi-article incident's alerts as the Slack thread they form."""
+    from crawler.storage.db import Database
+    from crawler.storage.models import Alert
+    from crawler.storage.models_incidents import Incident, IncidentArticle
+
+    db = Database(db_url)
+    with db.session() as session:
+        incidents = session.scalars(
+            select(Incident).where(Incident.status == "open", Incident.article_count > 2)
+        ).all()
+        for incident in incidents:
+            articles = select(IncidentArticle.article_id).where(
+                IncidentArticle.incident_id == incident.id
+            )
+            rows = [
+                row
+                for row in session.scalars(
+                    select(Alert).where(Alert.article_id.in_(articles)).order_by(Alert.id)
+                )
+                # an article's alert threads under its lead topic's incident
+                if ((row.payload or {}).get("incident") or {}).get("id") == incident.id
+            ]
+            if rows:
+                console.print(f"[bold]Slack thread of incident {incident.id}[/bold]")
+            for row in rows:
+                info = (row.payload or {}).get("incident") or {}
+                role = str(info.get("role") or row.kind)
+                title = str(((row.payload or {}).get("view") or {}).get("title") or "")
+                indent = "    ↳ reply" if row.parent_alert_id else "  top-level"
+                console.print(
+                    f"{indent} {escape(f'[{role}]')} {escape(title)}  [dim]({row.status})[/dim]"
+                )
+    db.dispose()
+
+
 def main() -> int:
     """Run the demo end to end; exit non-zero if any stage failed."""
     console = Console(highlight=False)
@@ -203,6 +239,8 @@ def main() -> int:
         )
         console.print(f"sending alerts to {channel}\n")
         alert_code = _newswatch(config, "alerts", "send")
+        console.rule("incident threads")
+        report_threads(console, f"sqlite:///{DEMO_DB.resolve()}")
     finally:
         main_site.stop()
         wire_site.stop()

@@ -136,7 +136,9 @@ def test_merge_and_split_are_kept_across_rematches(
         assert s.scalar(select(func.count()).select_from(IncidentDecision)) == 2
 
 
-def test_cli_list_show_and_export(database: Database, stored: dict[str, int], tmp_path: Path) -> None:
+def test_cli_list_show_and_export(
+    database: Database, stored: dict[str, int], tmp_path: Path
+) -> None:
     config = tmp_path / "c.toml"
     config.write_text(f'[database]\nurl = "{database.url}"\n', encoding="utf-8")
     run = CliRunner().invoke
@@ -147,7 +149,8 @@ def test_cli_list_show_and_export(database: Database, stored: dict[str, int], tm
     assert shown.exit_code == 0 and "charge" in shown.output and "Reyes" not in shown.output
     out = tmp_path / "i.geojson"
     exported = run(
-        main, ["--config", str(config), "incidents", "export", "--format", "geojson", "-o", str(out)]
+        main,
+        ["--config", str(config), "incidents", "export", "--format", "geojson", "-o", str(out)],
     )
     assert exported.exit_code == 0, exported.output
     features = json.loads(out.read_text())["features"]
