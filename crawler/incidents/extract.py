@@ -17,6 +17,7 @@ from typing import Any
 
 from crawler.incidents import rules
 from crawler.incidents.dates import find_dates
+from crawler.incidents.details import details
 from crawler.incidents.model import FieldValue, IncidentRecord
 from crawler.incidents.places import AP_STATES, BOROUGHS, SPANISH_STATES, gazetteer
 from crawler.incidents.redact import detained_names, redact
@@ -32,6 +33,7 @@ _WORD = re.compile(r"\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü'’-]{2,}\b|\b\d{1,3}-
 _WASHINGTON_STATE = re.compile(
     r"Washington State|state of Washington|, Washington\b|estado de Washington"
 )
+_TRIBUNAL_DEL_CONDADO = re.compile(r"\b(?:tribunal|corte|juzgado) del condado de ([A-Z][\w-]+)")
 _CONDADO = re.compile(r"\bcondado de ([A-Z][\w-]+(?: [A-Z][\w-]+)?)")
 _ROLES = {
     "mayor": "Mayor",
@@ -234,6 +236,8 @@ def extract_record(
     event_date = resolved[0] if resolved else published
     fields.put("event_date", event_date.isoformat(), resolved[1] if resolved else None)
     courts = list(found.get("court", []))
+    for m in _TRIBUNAL_DEL_CONDADO.finditer(title + "\n" + text):
+        courts.append(f"{m.group(1)} County Courthouse")
     court = rules.pick_court(courts, text)
     if court:
         fields.put_found("court", court)
@@ -247,14 +251,20 @@ def extract_record(
         agency = agencies[0]
     if agency:
         fields.put_found("agency", agency)
-    for name, (value, needle) in rules.details(kind, text).items():
+    for name, (value, needle) in details(kind, text).items():
         fields.put_found(name, value, needle)
     if kind == "sanctuary_dispute":
         parties = rules.parties(agencies, found.get("official", []), text)
         if parties:
             fields.put("parties", ", ".join(parties), None)
         fields.put("status", rules.STATUS.get(development, "ongoing"), None)
-    exclude = {w.lower() for values in found.values() for v in values for w in v.split()}
+    # Places, courts and agencies say where, not which case; officials' names do say which.
+    exclude = {
+        w.lower()
+        for kind in ("place", "court", "agency")
+        for v in found.get(kind, [])
+        for w in v.split()
+    }
     summary = redact(title, names)
     summary = summary[:1].upper() + summary[1:]
     return IncidentRecord(

@@ -78,7 +78,12 @@ DEVELOPMENT_RULES: list[tuple[str, re.Pattern[str]]] = [
 ACTION_RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         "appeal",
-        re.compile(r"\b(?:appeals?|appealed|apela\w*|recurr\w+ (?:el|la) fallo)\b(?! court)", _I),
+        re.compile(
+            r"\b(?:appealed|appeals (?:the |a |its |his |her )?(?:ruling|decision|loss|dismissal)|"
+            r"files? (?:an )?appeal|filed (?:an )?appeal|asks? (?:an )?appeals court|"
+            r"apel(?:ó|aron|a el fallo)|recurr\w+ (?:el|la) fallo)\b",
+            _I,
+        ),
     ),
     (
         "law_blocked",
@@ -92,7 +97,7 @@ ACTION_RULES: list[tuple[str, re.Pattern[str]]] = [
         "ruling",
         re.compile(
             r"\b(?:ruled|ruling|rules (?:that|for|against|in)|upholds?|upheld|sides? with|"
-            r"judge (?:finds|says)|"
+            r"judge (?:finds|says|lets|allows)|dismiss(?:es|ed)? (?:a|the) (?:lawsuit|suit|case)|"
             r"fallo|falla|dictamin\w+|da la razón)\b",
             _I,
         ),
@@ -118,6 +123,24 @@ ACTION_RULES: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     (
+        "funding_cut",
+        re.compile(
+            r"\b(?:cuts?|withholds?|withheld|pulls?|strips?|freezes?|recorta\w*|"
+            r"retien\w+)\b[^.]{0,40}\b(?:funds?|funding|grants?|fondos|dollars)\b",
+            _I,
+        ),
+    ),
+    (
+        "funding_threat",
+        re.compile(
+            r"\b(?:threat\w*|warns?|amenaz\w+|advierte\w*|podrían recortar)\b[^.]{0,60}"
+            r"\b(?:funds?|funding|grants?|fondos|money)\b|"
+            r"\b(?:funds?|funding|fondos|grants?)\b[^.]{0,40}\b(?:at risk|threat)|"
+            r"\bor (?:lose|perder)\b",
+            _I,
+        ),
+    ),
+    (
         "287g_ended",
         re.compile(
             r"\b(?:ends?|ended|ending|terminat\w+|withdraw\w*|exits?|leaves|quits?|"
@@ -139,23 +162,6 @@ ACTION_RULES: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:joins?|joined|signs?|signed|enters?|entered|approv\w+|firma\w*|"
             r"se une|adhiere)\b[^.]{0,60}287\(g\)|287\(g\)",
-            _I,
-        ),
-    ),
-    (
-        "funding_cut",
-        re.compile(
-            r"\b(?:cuts?|withholds?|withheld|pulls?|strips?|freezes?|recorta\w*|"
-            r"retien\w+)\b[^.]{0,40}\b(?:funds?|funding|grants?|fondos|dollars)\b",
-            _I,
-        ),
-    ),
-    (
-        "funding_threat",
-        re.compile(
-            r"\b(?:threat\w*|warns?|amenaz\w+)\b[^.]{0,60}\b(?:funds?|funding|grants?|"
-            r"fondos|money)\b|\b(?:funds?|funding|fondos|grants?)\b[^.]{0,40}\b(?:at risk|threat)|"
-            r"\bor (?:lose|perder)\b",
             _I,
         ),
     ),
@@ -233,70 +239,6 @@ _KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             _I,
         ),
     ),
-]
-_COUNT = re.compile(
-    r"\b(?P<n>\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|dozen|dos|tres|cuatro|"
-    r"cinco|seis|siete|ocho|nueve|diez)\s+(?:other\s+)?(?:people|men|women|immigrants|"
-    r"persons|asylum seekers|migrants|personas|hombres|mujeres|inmigrantes|migrantes)\b"
-)
-_SINGLE = re.compile(
-    r"\b(?:arrest\w*|detain\w*|took|taken)\b[^.]{0,40}\b(?:a|an)\s+(?:\d{2}-year-old\s+)?"
-    r"(?:\w+\s+)?(?:man|woman|father|mother|teenager|asylum seeker|immigrant)\b|"
-    r"\b(?:un|una) (?:hombre|mujer|padre|madre|inmigrante)\b",
-    _I,
-)
-_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
-_WORDS |= {"nine": 9, "ten": 10, "dozen": 12, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5}
-_WORDS |= {"seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10}
-CIRCUMSTANCES: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "after a hearing",
-        re.compile(
-            r"\b(?:after|following|leaving|tras|después de) (?:his |her |"
-            r"their |a |an |the |su )?(?:\w+ )?(?:hearing|court "
-            r"appearance|audiencia|arraignment)\b",
-            _I,
-        ),
-    ),
-    ("in a hallway", re.compile(r"\b(?:hallway|corridor|pasillo|waiting area|elevator)\b", _I)),
-    ("in the courtroom", re.compile(r"\b(?:in|inside) the courtroom\b|\ben la sala\b", _I)),
-    (
-        "outside",
-        re.compile(
-            r"\b(?:outside|on the (?:courthouse )?steps|parking (?:lot|garage)|"
-            r"sidewalk|afuera|frente a|en las escaleras)\b",
-            _I,
-        ),
-    ),
-]
-_TIP = re.compile(
-    r"\b(?:tipped off|tip-off|tip off|alerted|notified|informed|called|avisó|avisaron|alertó|"
-    r"alertaron|informó a)\b[^.]{0,30}\b(?:ICE|immigration|inmigración|agents|agentes)\b",
-    _I,
-)
-_TIPPERS = re.compile(
-    r"\b(police|NYPD|court officers?|court clerks?|clerk|probation|prosecutors?|sheriff|jail|"
-    r"policía|alguacil|fiscal\w*)\b",
-    _I,
-)
-_OUTCOMES: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "deported",
-        re.compile(
-            r"\b(?:was|were|been|fue|fueron) deport(?:ed|ad[oa]s?)\b|\bdeported "
-            r"to\b",
-            _I,
-        ),
-    ),
-    (
-        "released",
-        re.compile(
-            r"\b(?:released|freed|set free|liberad[oa]s?|puest[oa] en libertad)"
-            r"\b",
-            _I,
-        ),
-    ),
-    ("transferred", re.compile(r"\b(?:transferred|moved to|trasladad[oa]s?)\b", _I)),
 ]
 _PARTY_WORDS = [
     ("council", re.compile(r"\b(?:city council|council|concejo|cabildo)\b", _I)),
@@ -376,37 +318,6 @@ def court_kind(court: str | None, text: str) -> tuple[str, str] | None:
             if m:
                 return kind, m.group(0)
     return None
-
-
-def details(kind: str, text: str) -> dict[str, tuple[str, str]]:
-    """Field → (value, evidence) for detained count, circumstance, tip-off and outcome."""
-    out: dict[str, tuple[str, str]] = {}
-    if kind != "courthouse_arrest":
-        return out
-    m = _COUNT.search(text)
-    if m:
-        n = m.group("n").lower()
-        out["detained"] = (str(_WORDS.get(n, n)), m.group(0))
-    else:
-        single = _SINGLE.search(text)
-        if single:
-            out["detained"] = ("1", single.group(0))
-    found = [(name, p.search(text)) for name, p in CIRCUMSTANCES]
-    hits = [(name, m) for name, m in found if m]
-    if hits:
-        out["circumstance"] = ("; ".join(name for name, _ in hits), hits[0][1].group(0))
-    tip = _TIP.search(text)
-    if tip:
-        window = text[max(0, tip.start() - 120) : tip.end() + 60]
-        who = _TIPPERS.search(window)
-        value = f"tip-off by {who.group(1).lower()}" if who else "tip-off"
-        out["tipped_by"] = (value, tip.group(0))
-    for name, pattern in _OUTCOMES:
-        hit = pattern.search(text)
-        if hit:
-            out["outcome"] = (name, hit.group(0))
-            break
-    return out
 
 
 def parties(agencies: Iterable[str], officials: Iterable[str], text: str) -> list[str]:
