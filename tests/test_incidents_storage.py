@@ -198,3 +198,41 @@ def test_untrusted_text_is_escaped_on_the_pages(database: Database) -> None:
     client = create_app(database, Settings(), secret_key="k").test_client()
     html = client.get("/incidents").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_an_incident_failure_never_costs_the_article_or_its_alert(
+    database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store stage links incidents in a savepoint: a crash there is logged, not fatal."""
+    from crawler.pipelines import store as store_stage
+    from crawler.storage import incidents as incident_storage
+    from crawler.storage.models import Alert
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("extractor bug")
+
+    monkeypatch.setattr(incident_storage, "record_for", broken)
+    with database.session() as s:
+        article = Article(
+            url="https://x.test/a", url_hash=fingerprint("https://x.test/a"),
+            fetched_url="https://x.test/a", status="extracted", title="Arrest", text=ARREST,
+            published_at=datetime.now(UTC),
+        )  # fmt: skip
+        s.add(article)
+        s.flush()
+        match = Match(
+            article_id=article.id, topic="courthouse_arrest", score=3.0, threshold=1.0,
+            pack_version="t",
+        )  # fmt: skip
+        s.add(match)
+        s.flush()
+        store_stage._link_incident(s, article, match, Settings())
+        store_stage._enqueue_alerts(
+            s, article=article, matches=[match], source=None, settings=Settings(),
+            first_crawl=False,
+        )  # fmt: skip
+    assert "event=incident_link_failed" in caplog.text and "extractor bug" in caplog.text
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(Article)) == 1
+        assert s.scalar(select(func.count()).select_from(Alert)) == 1
+        assert s.scalar(select(func.count()).select_from(IncidentArticle)) == 0
