@@ -236,3 +236,20 @@ def test_an_incident_failure_never_costs_the_article_or_its_alert(
         assert s.scalar(select(func.count()).select_from(Article)) == 1
         assert s.scalar(select(func.count()).select_from(Alert)) == 1
         assert s.scalar(select(func.count()).select_from(IncidentArticle)) == 0
+
+
+def test_a_revised_article_updates_its_record_but_keeps_its_incident(
+    database: Database, stored: dict[str, int]
+) -> None:
+    from crawler.storage.incidents import refresh_link
+
+    with database.session() as s:
+        article = s.scalar(select(Article).where(Article.url == "https://b.test/2"))
+        assert article is not None
+        article.title = "Court officer indicted over ICE tip"
+        article.text = CHARGE.replace("on Thursday", "on Wednesday")
+        link = refresh_link(s, article, article.matches[0] if article.matches else
+                            s.scalars(select(Match).where(Match.article_id == article.id)).one(),
+                            CFG)  # fmt: skip
+        assert link is not None
+        assert (link.incident_id, str(link.event_date)) == (stored["charge"], "2026-03-11")

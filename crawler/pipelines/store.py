@@ -40,13 +40,18 @@ def _enqueue_alerts(session: Any, **kwargs: Any) -> None:
     enqueue_article_alerts(session, **kwargs)
 
 
-def _link_incident(session: Session, article: Article, match: Match, settings: Any) -> None:
-    from crawler.storage.incidents import link_article
+def _link_incident(
+    session: Session, article: Article, match: Match, settings: Any, *, revised: bool = False
+) -> None:
+    from crawler.storage.incidents import link_article, refresh_link
 
     # A savepoint: an incident that cannot be built must not cost the article or its alerts.
     try:
         with session.begin_nested():
-            link_article(session, article, match, settings.incidents)
+            if revised:
+                refresh_link(session, article, match, settings.incidents)
+            else:
+                link_article(session, article, match, settings.incidents)
     except Exception as exc:  # any failure here is logged and the article kept
         log.error(
             "event=incident_link_failed article_id=%s topic=%s reason=%s",
@@ -249,6 +254,8 @@ class StorePipeline(Stage):
                 _link_incident(session, article, match, ctx.settings)
             elif material:
                 _update_match(match, result)
+                session.flush()
+                _link_incident(session, article, match, ctx.settings, revised=True)
             else:
                 continue
             changed.append(match)

@@ -194,6 +194,31 @@ def link_article(
     return link
 
 
+def refresh_link(
+    session: Session, article: Article, match: Match, cfg: IncidentsConfig
+) -> IncidentArticle | None:
+    """Re-extract a revised article's record in place (its incident stays: it may be pinned)."""
+    if not cfg.enabled or match.topic not in INCIDENT_KINDS:
+        return None
+    link = session.scalars(
+        select(IncidentArticle).where(
+            IncidentArticle.article_id == article.id, IncidentArticle.kind == match.topic
+        )
+    ).first()
+    if link is None:
+        return link_article(session, article, match, cfg)
+    record = record_for(article, match, cfg)
+    link.record, link.development, link.event_date = (
+        record.to_dict(),
+        record.development,
+        record.event_date,
+    )
+    incident = session.get(Incident, link.incident_id)
+    if incident is not None:
+        refresh_incident(session, incident)
+    return link
+
+
 def _incident(session: Session, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None or incident.status == "merged":
