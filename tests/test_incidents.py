@@ -151,3 +151,14 @@ def test_different_states_never_join() -> None:
     )
     assert other.value("state") == "Texas"
     assert decide(other, [state_of(first)]).reasons == ("no incident close enough",)
+
+
+def test_a_passive_tip_off_names_who_tipped() -> None:
+    text = (
+        "On March 2, ICE was notified by the NYPD about the arrest of Luis Ortega at the "
+        "Queens Criminal Court, records show."
+    )
+    record = extract_record("courthouse_arrest", "", text, date(2026, 3, 20))
+    assert record.value("tipped_by") == "tip-off by NYPD"
+    assert record.event_date == date(2026, 3, 2)
+    assert "Ortega" not in record.fields["tipped_by"].quote

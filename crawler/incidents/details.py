@@ -43,7 +43,9 @@ CIRCUMSTANCES: list[tuple[str, re.Pattern[str]]] = [
 ]
 _TIP = re.compile(
     r"\b(?:tipped off|tip-off|tip off|alerted|notified|informed|called|avisó|avisaron|alertó|"
-    r"alertaron|informó a)\b[^.]{0,30}\b(?:ICE|immigration|inmigración|agents|agentes)\b",
+    r"alertaron|informó a)\b[^.]{0,30}\b(?:ICE|immigration|inmigración|agents|agentes)\b|"
+    r"\b(?:ICE|immigration (?:agents|officers|authorities))\b (?:was|were|had been) "
+    r"[“\"]?(?:tipped off|alerted|notified|informed|told)",
     _I,
 )
 _TIPPERS = re.compile(
@@ -93,7 +95,9 @@ def details(kind: str, text: str) -> dict[str, tuple[str, str]]:
     if tip:
         window = text[max(0, tip.start() - 120) : tip.end() + 60]
         who = _TIPPERS.search(window)
-        value = f"tip-off by {who.group(1).lower()}" if who else "tip-off"
+        name = who.group(1) if who else ""
+        name = name if name.isupper() else name.lower()  # "NYPD" stays an acronym
+        value = f"tip-off by {name}" if name else "tip-off"
         out["tipped_by"] = (value, tip.group(0))
     for name, pattern in _OUTCOMES:
         hit = pattern.search(text)
