@@ -44,11 +44,14 @@ _ROLES = {
     "gobernador": "Governor",
     "gobernadora": "Governor",
     "alguacil": "Sheriff",
+    "juez": "Judge",
+    "jueza": "Judge",
 }
 # "Nashville's mayor, Derek Oyelaran," / "el gobernador de Tennessee, Whitney Calder,"
 _APPOSITIVE_OFFICIAL = re.compile(
-    r"\b((?i:mayor|governor|sheriff|alcalde|alcaldesa|gobernador|gobernadora|alguacil))"
-    r"(?: de(?:l)? [A-Z][\w.]+(?: [A-Z][\w.]+)?)?,\s+([A-Z][\w'’-]+ [A-Z][\w'’-]+)\b"
+    r"\b((?i:mayor|governor|sheriff|alcalde|alcaldesa|gobernador|gobernadora|alguacil|juez|"
+    r"jueza))(?: de(?:l)?(?: condado de)? [A-Z][\w.]+(?: [A-Z][\w.]+)?)?,?\s+"
+    r"([A-Z][\w'’-]+ [A-Z][\w'’-]+)\b"
 )
 _IMMIGRATION_AGENCIES = ("ICE", "ERO", "HSI", "CBP", "Border Patrol", "DHS")
 
@@ -219,7 +222,8 @@ def extract_record(
 ) -> IncidentRecord:
     """The incident record of one article for one kind (`courthouse_arrest`…)."""
     found: dict[str, Any] = entities if entities is not None else entity_finder().find(title, text)
-    officials = [o for o in found.get("official", []) if o[:1].isupper()]
+    # A name the entity finder ran into the next sentence ("Judge Ana Ruiz. Court") is cut.
+    officials = [re.split(r"\.\s", o)[0] for o in found.get("official", []) if o[:1].isupper()]
     for m in _APPOSITIVE_OFFICIAL.finditer(title + "\n" + text):
         named = f"{_ROLES[m.group(1).lower()]} {m.group(2)}"
         if named not in officials:
