@@ -107,6 +107,39 @@ def incident_payload(
     }
 
 
+def detained_in(article: Article, matches: list[Any], settings: Settings) -> dict[str, str]:
+    """Detained people's names in the article → stand-ins, when redaction is on (never stored)."""
+    if not settings.incidents.redact_names:
+        return {}
+    from crawler.incidents.redact import detained_names
+
+    known: list[str] = []
+    officials: list[str] = []
+    for match in matches:
+        entities = match.entities or {}
+        for kind in ("place", "court", "agency"):
+            known += [str(v) for v in entities.get(kind) or [] if isinstance(v, str)]
+        officials += [str(v) for v in entities.get("official") or [] if str(v)[:1].isupper()]
+    names = detained_names(article.text or "", officials, known)
+    for name, stand_in in detained_names(article.title or "", officials, known).items():
+        names.setdefault(name, stand_in)
+    return names
+
+
+def redact_view(view: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """The alert view with detained people's names replaced in its title and snippet."""
+    if not names:
+        return view
+    from crawler.incidents.redact import redact
+
+    out = dict(view)
+    out["title"] = redact(str(view.get("title") or ""), names)
+    snippet = redact(str(view.get("snippet") or ""), names)
+    if snippet != view.get("snippet"):
+        out["snippet"], out["snippet_marks"] = snippet, []  # the marks' offsets moved
+    return out
+
+
 def incident_root(
     session: Session, incident_id: int, article_id: int, channel: str
 ) -> Alert | None:

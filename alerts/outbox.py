@@ -310,9 +310,11 @@ def enqueue_article_alerts(
     if not alerting:
         return []
     reason = suppression_reason(article, source, settings, first_crawl=first_crawl, now=now)
-    from alerts.incidents import incident_payload
+    from alerts.incidents import detained_in, incident_payload, redact_view
 
     incident = incident_payload(session, article, [m.topic for m in alerting], settings)
+    # Incident alerts never name detained people (incidents.redact_names).
+    names = detained_in(article, alerting, settings) if incident else {}
     by_channel: dict[str, list[Match]] = {}
     for match in sorted(alerting, key=lambda m: (-float(m.score), m.topic)):
         by_channel.setdefault(settings.alerts.channel_for(match.topic), []).append(match)
@@ -327,7 +329,7 @@ def enqueue_article_alerts(
             "status": "suppressed" if reason else "pending",
             "last_error": reason,
             "payload": {
-                "view": alert_view(article, group, source, settings).to_dict(),
+                "view": redact_view(alert_view(article, group, source, settings).to_dict(), names),
                 "match_ids": [m.id for m in group],
                 **({"incident": incident} if incident else {}),
             },

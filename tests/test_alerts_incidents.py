@@ -72,6 +72,8 @@ def publish(
             score=3.0,
             threshold=1.0,
             pack_version="t",
+            snippet=text[:160],
+            explanation={"snippet": text[:160], "snippet_marks": [[0, 11]]},
         )
         s.add(match)
         s.flush()
@@ -101,8 +103,8 @@ def test_one_thread_per_incident_through_slack(
     settings = make_settings(slack_standin)
     source = add_source(database)
     now = clock()
-    [first] = publish(database, settings, source, "https://a.test/1", "Man arrested at court",
-                      ARREST, now - timedelta(hours=30))  # fmt: skip
+    [first] = publish(database, settings, source, "https://a.test/1",
+                      "Tomas Reyes arrested at court", ARREST, now - timedelta(hours=30))  # fmt: skip
     [copy] = publish(database, settings, source, "https://b.test/2", "ICE arrest in Paterson",
                      COPY, now - timedelta(hours=20))  # fmt: skip
     [charge] = publish(database, settings, source, "https://c.test/3", "Officer charged over tip",
@@ -126,7 +128,7 @@ def test_one_thread_per_incident_through_slack(
     assert root.thread_ts is None and also.thread_ts == root.ts and update.thread_ts == root.ts
     root_text = root.text + str(root.blocks)
     assert "New incident #" in root_text and "Passaic County Courthouse" in root_text
-    assert "Reyes" not in str(root.blocks[2:])  # the incident fields never name him
+    assert "Reyes" not in root.text + str(root.blocks)  # incident alerts never name him
     assert "Also reported by" in str(also.blocks)
     assert "Update: charges filed" in str(update.blocks)
 
@@ -169,3 +171,11 @@ def test_untrusted_page_text_is_escaped_in_incident_alerts(database: Database) -
     text = texts(message_for(row, None, threaded=False, cap=20))
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
     assert "<https://evil.test|click>" not in text
+
+
+def test_names_stay_when_redaction_is_off(database: Database) -> None:
+    settings = make_settings().model_copy(update={"incidents": IncidentsConfig(redact_names=False)})
+    source = add_source(database)
+    [row] = publish(database, settings, source, "https://a.test/1", "Tomas Reyes arrested",
+                    ARREST, datetime(2026, 3, 10, 15).astimezone())  # fmt: skip
+    assert "Reyes" in texts(message_for(row, None, threaded=False, cap=20))
