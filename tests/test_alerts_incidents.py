@@ -103,8 +103,8 @@ def test_one_thread_per_incident_through_slack(
     settings = make_settings(slack_standin)
     source = add_source(database)
     now = clock()
-    [first] = publish(database, settings, source, "https://a.test/1",
-                      "Tomas Reyes arrested at court", ARREST, now - timedelta(hours=30))  # fmt: skip
+    [first] = publish(database, settings, source, "https://a.test/1", "Tomas Reyes arrested",
+                      ARREST, now - timedelta(hours=30))  # fmt: skip
     [copy] = publish(database, settings, source, "https://b.test/2", "ICE arrest in Paterson",
                      COPY, now - timedelta(hours=20))  # fmt: skip
     [charge] = publish(database, settings, source, "https://c.test/3", "Officer charged over tip",
