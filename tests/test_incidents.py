@@ -162,3 +162,15 @@ def test_a_passive_tip_off_names_who_tipped() -> None:
     assert record.value("tipped_by") == "tip-off by NYPD"
     assert record.event_date == date(2026, 3, 2)
     assert "Ortega" not in record.fields["tipped_by"].quote
+
+
+def test_a_name_given_only_with_an_honorific_nearby_is_redacted_everywhere() -> None:
+    text = (
+        "Agents were waiting in the hallway when Kwabena Mensah, 41, walked out of court. "
+        "Mr. Mensah was taken to a jail in New Jersey, his family said."
+    )
+    names = detained_names(text, [])
+    assert redact(text, names) == (
+        "Agents were waiting in the hallway when a man, 41, walked out of court. "
+        "the man was taken to a jail in New Jersey, his family said."
+    )

@@ -24,7 +24,8 @@ from crawler.incidents.redact import detained_names, redact
 from crawler.matching.entities import entity_finder
 
 MAX_QUOTE = 300
-_SENTENCE_END = re.compile(r"[.!?]\s|\n")
+_SENTENCE_END = re.compile(r"(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bMrs)(?<!\bSt)[.!?]\s|\n")
+_SENTENCE_STOP = re.compile(r"(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bMrs)(?<!\bSt)[.!?]\s")
 _DATELINE = re.compile(
     r"^\s*([A-Z][A-Z.' -]{2,30}?)(?:,\s+([A-Z][A-Za-z.]+(?:\s[A-Z][a-z.]+)?))?\s+[—–-]{1,2}\s"
 )
@@ -58,8 +59,8 @@ _IMMIGRATION_AGENCIES = ("ICE", "ERO", "HSI", "CBP", "Border Patrol", "DHS")
 
 def _sentence(text: str, start: int, end: int) -> str:
     """The sentence around [start, end), cut to MAX_QUOTE characters."""
-    left = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start))
-    left = 0 if left < 0 else left + 1
+    stops = [m.end() for m in _SENTENCE_STOP.finditer(text, 0, start)]
+    left = max(stops[-1] if stops else 0, text.rfind("\n", 0, start) + 1)
     m = _SENTENCE_END.search(text, end)
     right = m.start() + 1 if m else len(text)
     quote = text[left:right].strip().lstrip("—–- ")

@@ -17,7 +17,8 @@ _NAME = re.compile(
 )
 _DETENTION = re.compile(
     r"\b(?:arrest\w*|detain\w*|detention|custody|handcuff\w*|deport\w*|client|defendant|"
-    r"detainee|charged|indicted|convicted|acquitted|sentenced|taken|seized|"
+    r"detainee|charged|indicted|convicted|acquitted|sentenced|taken|seized|stopped|held|"
+    r"removed|removal|jail|"
     r"deten\w*|arrest\w*|esposad\w*|deportad\w*|acusad\w*)\b",
     re.I,
 )
@@ -53,7 +54,8 @@ _FEMALE = re.compile(
     r"\b(?:she|her|woman|mother|Ms\.|Mrs\.|ella|mujer|madre|detenida|señora)\b", re.I
 )
 _MALE = re.compile(r"\b(?:he|his|him|man|father|Mr\.|él|hombre|padre|detenido|señor)\b", re.I)
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+_SENTENCE = re.compile(r"(?:(?:Mr|Ms|Mrs|Dr|Sr|Sra|St|Jr)\.|[^.!?\n])+[.!?]?")
+_HONORIFIC = re.compile(r"\b(?:Mr|Ms|Mrs|Sr|Sra)\.\s+([A-ZÁÉÍÓÚÑ][a-záéíóúñü'’-]+)")
 
 
 def detained_names(
@@ -87,6 +89,21 @@ def detained_names(
             female, male = len(_FEMALE.findall(context)), len(_MALE.findall(context))
             stand_in = "a woman" if female > male else "a man" if male > female else "a defendant"
             found.setdefault(m.group(1), stand_in)
+        for m in _HONORIFIC.finditer(body):  # "Mr. Asante was taken to a jail"
+            surname = m.group(1)
+            if surname in kept or surname in entity_words or surname in _NOT_PERSON:
+                continue
+            if any(surname == n.split()[-1] for n in found):
+                continue
+            female = m.group(0).startswith(("Ms", "Mrs", "Sra"))
+            found.setdefault(surname, "a woman" if female else "a man")
+    for surname, stand_in in list(found.items()):
+        if " " in surname:
+            continue
+        # the full name written elsewhere ("when Kwame Asante walked out") goes too
+        for m in re.finditer(rf"\b([A-ZÁÉÍÓÚÑ][a-záéíóúñü'’-]+) {re.escape(surname)}\b", text):
+            if m.group(1) not in _NOT_PERSON and m.group(1) not in kept:
+                found.setdefault(m.group(0), stand_in)
     return found
 
 
