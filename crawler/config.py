@@ -67,7 +67,7 @@ class CrawlConfig(_Strict):
     retry_times: int = Field(2, ge=0, le=10)
     max_page_bytes: int = Field(5_000_000, ge=10_000, description="Larger bodies are dropped.")
     extract_workers: int = Field(
-        0, ge=0, le=32, description="Extraction processes; 0 = one per CPU core."
+        0, ge=0, le=32, description="Extraction processes; 0 = one per CPU core but one."
     )
     extract_timeout: float = Field(20.0, gt=0, description="Seconds one page may take to extract.")
     keep_raw_html_days: int = Field(30, ge=0, description="Raw HTML retention; 0 keeps nothing.")

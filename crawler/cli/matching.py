@@ -18,7 +18,14 @@ from rich.table import Table
 
 from crawler.errors import ConfigError, NewswatchError
 from crawler.matching import Document, Matcher, load_matcher, mark_snippet
-from crawler.matching.evaluate import EvalReport, load_labelled, run_eval, summary_lines
+from crawler.matching.evaluate import (
+    EvalReport,
+    breakdown,
+    breakdown_lines,
+    load_labelled,
+    run_eval,
+    summary_lines,
+)
 from crawler.matching.model import Span
 
 FETCH_TIMEOUT = 15
@@ -232,6 +239,13 @@ def _write_predictions(path: Path, report: EvalReport) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Extra topic-pack TOML file (repeatable).",
 )
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    metavar="FIELD",
+    help="Also break the scores down by an item field: lang, kind, form, class… (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def eval_cmd(
     labelled: Path | None,
@@ -239,6 +253,7 @@ def eval_cmd(
     predictions: Path | None,
     thresholds: tuple[str, ...],
     packs: tuple[Path, ...],
+    by: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Precision, recall and F1 per topic on LABELLED.jsonl, with false positives/negatives."""
@@ -255,14 +270,26 @@ def eval_cmd(
     report = run_eval(matcher, items)
     if predictions is not None:
         _write_predictions(predictions, report)
+    splits = {name: breakdown(report, items, name) for name in dict.fromkeys(by)}
     if as_json:
         data: dict[str, Any] = report.to_dict()
         data["pack_version"] = matcher.pack_version
+        if splits:
+            data["by"] = {
+                name: {
+                    value: {topic: s.to_dict() for topic, s in scores.items()}
+                    for value, scores in groups.items()
+                }
+                for name, groups in splits.items()
+            }
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"{len(items)} items, pack {matcher.pack_version}")
     for line in summary_lines(report):
         click.echo(line)
+    for name, groups in splits.items():
+        for line in breakdown_lines(name, groups):
+            click.echo(line)
     for name, score in report.topics.items():
         if score.false_positives:
             click.echo(f"{name} false positives: {', '.join(score.false_positives)}")

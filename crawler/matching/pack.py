@@ -118,6 +118,38 @@ class TopicSpec(_Strict):
     rules: list[RuleSpec] = Field(default_factory=list)
 
 
+class GenreSpec(_Strict):
+    """Event versus explainer signals: a page that only explains fires no topic."""
+
+    id: str = Field("genre.explainer", pattern=_RULE_ID.pattern, description="Shown as a rule.")
+    description: str = ""
+    event: dict[Name, float] = Field(
+        default_factory=dict, description="Groups signalling a reported event, with weights."
+    )
+    explainer: dict[Name, float] = Field(
+        default_factory=dict, description="Groups signalling an explainer, guide, ad or poll."
+    )
+    dateline_weight: float = Field(2.0, ge=0, le=100, description="A dateline opens the text.")
+    quote_weight: float = Field(0.5, ge=0, le=100, description="Per quotation in the text.")
+    timestamp_weight: float = Field(
+        1.0, ge=0, le=100, description='Per live-blog entry opening with a time ("8:15 —").'
+    )
+    question_weight: float = Field(
+        0.5, ge=0, le=100, description="Per question mark in the text (FAQs ask; reports tell)."
+    )
+    headline_weight: float = Field(
+        4.0, ge=0, le=100, description='A headline labelled "Opinion:" or asking "What is…?".'
+    )
+    cap: int = Field(6, ge=1, le=1000, description="Hits counted per group at most.")
+    title_factor: float = Field(
+        2.0, ge=1, le=100, description="Explainer signals in the title count this many times."
+    )
+    min_explainer: float = Field(3.0, gt=0, le=1000, description="Explainer score needed.")
+    margin: float = Field(
+        1.0, ge=0, le=100, description="Explainer score must exceed event score × margin."
+    )
+
+
 class PackFile(_Strict):
     """One topic-pack file as written."""
 
@@ -125,6 +157,9 @@ class PackFile(_Strict):
     description: str = ""
     groups: dict[Name, GroupSpec] = Field(default_factory=dict)
     topics: dict[Name, TopicSpec] = Field(default_factory=dict)
+    genre: GenreSpec | None = Field(
+        None, description="Event vs explainer signals (the last pack that sets it wins)."
+    )
 
 
 @dataclass(frozen=True)
@@ -153,6 +188,7 @@ class MergedPack:
     groups: dict[str, tuple[GroupSpec, ...]]
     topics: dict[str, MergedTopic]
     digest: str
+    genre: GenreSpec | None = None
 
 
 def _field_path(loc: Sequence[int | str]) -> str:
@@ -238,6 +274,15 @@ def _check_references(pack: MergedPack) -> None:
     for name, specs in pack.groups.items():
         if not any(s.en or s.es or s.acronyms for s in specs):
             raise ConfigError("a term group needs at least one term", field=f"groups.{name}")
+    if pack.genre is not None:
+        for key in ("event", "explainer"):
+            for name in getattr(pack.genre, key):
+                if name not in pack.groups:
+                    known = ", ".join(sorted(pack.groups))
+                    raise ConfigError(
+                        f"unknown term group {name!r}; expected one of: {known}",
+                        field=f"genre.{key}.{name}",
+                    )
 
 
 def load_pack(extra: Sequence[Path] = ()) -> MergedPack:
@@ -246,6 +291,7 @@ def load_pack(extra: Sequence[Path] = ()) -> MergedPack:
     topics: dict[str, MergedTopic] = {}
     versions: list[str] = []
     digests: list[str] = []
+    genre: GenreSpec | None = None
     for i, path in enumerate([DEFAULT_PACK, *extra]):
         pack, digest = read_pack(Path(path))
         if i == 0:
@@ -259,11 +305,13 @@ def load_pack(extra: Sequence[Path] = ()) -> MergedPack:
             groups[name] = _merge_group(groups.get(name, ()), group)
         for name, topic in pack.topics.items():
             topics[name] = _merge_topic(topics.get(name), name, topic, str(path))
+        genre = pack.genre or genre
     merged = MergedPack(
         version="+".join(versions),
         groups=groups,
         topics=topics,
         digest=hashlib.sha256("".join(digests).encode()).hexdigest(),
+        genre=genre,
     )
     _check_references(merged)
     return merged
