@@ -300,6 +300,11 @@ def _enqueue_one(
     ).all()
     if own:  # the same URL again: nothing new unless revised or matching more topics
         return _again(session, own, values, article, topics, channel)
+    incident = (values.get("payload") or {}).get("incident")
+    if incident:  # threads by incident instead of by story (alerts/incidents.py)
+        from alerts.incidents import enqueue_incident_row
+
+        return enqueue_incident_row(session, values, article, channel, incident)
     root = _thread_root(session, article, channel)
     if root is None:
         story = f"c{article.cluster_id}" if article.cluster_id is not None else f"a{article.id}"
@@ -342,6 +347,11 @@ def enqueue_article_alerts(
     reason = suppression_reason(
         article, source, settings, first_crawl=first_crawl, now=now, session=session
     )
+    from alerts.incidents import detained_in, incident_payload, redact_view
+
+    incident = incident_payload(session, article, [m.topic for m in alerting], settings)
+    # Incident alerts never name detained people (incidents.redact_names).
+    names = detained_in(article, alerting, settings) if incident else {}
     by_channel: dict[str, list[Match]] = {}
     for match in sorted(alerting, key=lambda m: (-float(m.score), m.topic)):
         by_channel.setdefault(settings.alerts.channel_for(match.topic), []).append(match)
@@ -356,10 +366,11 @@ def enqueue_article_alerts(
             "status": "suppressed" if reason else "pending",
             "last_error": reason,
             "payload": {
-                "view": alert_view(article, group, source, settings).to_dict(),
+                "view": redact_view(alert_view(article, group, source, settings).to_dict(), names),
                 "match_ids": [m.id for m in group],
                 # the message carries the Slack label buttons (Socket Mode is configured)
                 **({"feedback": True} if settings.slack.app_token else {}),
+                **({"incident": incident} if incident else {}),
             },
             "attempts": 0,
             "next_attempt_at": now,
@@ -458,10 +469,15 @@ def message_for(row: Alert, parent: Alert | None, *, threaded: bool, cap: int) -
         items = [AlertView.from_dict(item) for item in payload.get("items") or []]
         return build_digest_message(row.channel, items, cap=cap)
     view = AlertView.from_dict(payload["view"])
+    parent_view = None
+    if parent is not None and "view" in (parent.payload or {}):
+        parent_view = AlertView.from_dict(parent.payload["view"])
+    incident = payload.get("incident")
+    if isinstance(incident, dict) and incident.get("role"):
+        from alerts.incidents import build_incident_message
+
+        return build_incident_message(view, incident, parent=parent_view, threaded=threaded)
     if row.kind == "follow_up":
-        parent_view = None
-        if parent is not None and "view" in (parent.payload or {}):
-            parent_view = AlertView.from_dict(parent.payload["view"])
         return build_follow_up_message(view, parent=parent_view, threaded=threaded)
     message = build_alert_message(view)
     match_ids = [int(i) for i in payload.get("match_ids") or [row.match_id] if i is not None]

@@ -191,6 +191,29 @@ class WebConfig(_Strict):
     port: int = Field(8080, ge=0, le=65535)
 
 
+class IncidentsConfig(_Strict):
+    """Incident records built from matched articles, and alerts per incident."""
+
+    enabled: bool = Field(True, description="Extract and link incidents from matched articles.")
+    redact_names: bool = Field(
+        True, description='Detained people\'s names become "a man", "a woman", "a defendant".'
+    )
+    window_days: int = Field(
+        180, ge=1, description="Days between developments of one incident, at most."
+    )
+    same_event_days: int = Field(
+        1, ge=0, description="Arrests at one court further apart than this are two incidents."
+    )
+    link_threshold: float = Field(3.0, gt=0, description="Evidence score needed to link.")
+    alerts: bool = Field(
+        True, description="Thread alerts per incident (first article announces it)."
+    )
+    top_level: list[str] = Field(
+        default_factory=list,
+        description="Developments posted at top level, not in the thread (e.g. ruling, arrest).",
+    )
+
+
 class Settings(_Strict):
     """The whole configuration."""
 
@@ -202,6 +225,7 @@ class Settings(_Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     logging: LoggingConfig = LoggingConfig()
     web: WebConfig = WebConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
 
     path: Path | None = Field(None, exclude=True, description="The file this came from.")

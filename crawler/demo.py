@@ -192,6 +192,70 @@ def clear_previous(console: Console, db: Path = DEMO_DB) -> Path | None:
     return kept
 
 
+def report_incidents(console: Console, db_url: str) -> int:
+    """Print the incidents built from the matches; the timeline of those told more than once."""
+    from crawler.review.incidents import IncidentQuery, list_incidents, timeline
+    from crawler.storage.db import Database
+
+    db = Database(db_url)
+    with db.session() as session:
+        incidents = list_incidents(session, IncidentQuery(limit=1000))
+        told_often = [i for i in incidents if i.article_count > 1]
+        console.print(
+            f"{len(incidents)} incidents from the matches; "
+            f"{len(told_often)} told by several articles"
+        )
+        for incident in told_often:
+            place = ", ".join(p for p in (incident.court, incident.city, incident.state) if p)
+            console.print(
+                f"[bold]incident {incident.id}[/bold] {escape(incident.kind)} · "
+                f"{escape(place)} · {incident.article_count} articles"
+            )
+            for dev in timeline(session, incident.id):
+                console.print(
+                    f"    {dev.event_date}  [bold]{escape(dev.development):<10}[/bold] "
+                    f"{escape(dev.title)}  [dim]({escape(dev.outlet)})[/dim]"
+                )
+    db.dispose()
+    return len(told_often)
+
+
+def report_threads(console: Console, db_url: str) -> None:
+    """Print each multi-article incident's alerts as the Slack thread they form."""
+    from crawler.storage.db import Database
+    from crawler.storage.models import Alert
+    from crawler.storage.models_incidents import Incident, IncidentArticle
+
+    db = Database(db_url)
+    with db.session() as session:
+        incidents = session.scalars(
+            select(Incident).where(Incident.status == "open", Incident.article_count > 2)
+        ).all()
+        for incident in incidents:
+            articles = select(IncidentArticle.article_id).where(
+                IncidentArticle.incident_id == incident.id
+            )
+            rows = [
+                row
+                for row in session.scalars(
+                    select(Alert).where(Alert.article_id.in_(articles)).order_by(Alert.id)
+                )
+                # an article's alert threads under its lead topic's incident
+                if ((row.payload or {}).get("incident") or {}).get("id") == incident.id
+            ]
+            if rows:
+                console.print(f"[bold]Slack thread of incident {incident.id}[/bold]")
+            for row in rows:
+                info = (row.payload or {}).get("incident") or {}
+                role = str(info.get("role") or row.kind)
+                title = str(((row.payload or {}).get("view") or {}).get("title") or "")
+                indent = "    ↳ reply" if row.parent_alert_id else "  top-level"
+                console.print(
+                    f"{indent} {escape(f'[{role}]')} {escape(title)}  [dim]({row.status})[/dim]"
+                )
+    db.dispose()
+
+
 def main() -> int:
     """Run the demo end to end; exit non-zero if any stage failed."""
     console = Console(highlight=False)
@@ -209,6 +273,8 @@ def main() -> int:
         crawl_code = _newswatch(config, "crawl")
         console.rule("what newswatch found")
         clean = report(console, f"sqlite:///{DEMO_DB.resolve()}", main_site, wire_site)
+        console.rule("incidents")
+        report_incidents(console, f"sqlite:///{DEMO_DB.resolve()}")
         console.rule("alerts")
         channel = (
             "Slack (bot token)"
@@ -219,6 +285,8 @@ def main() -> int:
         )
         console.print(f"sending alerts to {channel}\n")
         alert_code = _newswatch(config, "alerts", "send")
+        console.rule("incident threads")
+        report_threads(console, f"sqlite:///{DEMO_DB.resolve()}")
     finally:
         main_site.stop()
         wire_site.stop()
@@ -226,6 +294,7 @@ def main() -> int:
     console.print("Open the review page on the demo database:")
     console.print(f"  .venv/bin/newswatch --config {config} web    → http://127.0.0.1:8080/")
     console.print(f"  .venv/bin/newswatch --config {config} matches")
+    console.print(f"  .venv/bin/newswatch --config {config} incidents")
     console.print(f"  datasette {DEMO_DB} -m datasette/metadata.json   (if Datasette is installed)")
     return 0 if crawl_code == 0 and alert_code == 0 and clean else 1
 

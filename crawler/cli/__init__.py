@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "crawler.cli.daemon",
     "crawler.cli.sources",
     "crawler.cli.feedback",
+    "crawler.cli.incidents",
 )
 
 

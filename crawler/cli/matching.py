@@ -223,6 +223,12 @@ def _write_predictions(path: Path, report: EvalReport) -> None:
     help="Score the current rules on every reviewed match and reported miss in the database.",
 )
 @click.option(
+    "--incidents",
+    "incidents_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Score incident linking and fields on this labelled JSON Lines file instead.",
+)
+@click.option(
     "--predictions",
     type=click.Path(path_type=Path, dir_okay=False),
     help='Write {"id", "labels"} per item to this JSON Lines file.',
@@ -252,15 +258,20 @@ def _write_predictions(path: Path, report: EvalReport) -> None:
 def eval_cmd(
     labelled: Path | None,
     reviewed: bool,
+    incidents_file: Path | None,
     predictions: Path | None,
     thresholds: tuple[str, ...],
     packs: tuple[Path, ...],
     by: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Precision, recall and F1 per topic on LABELLED.jsonl (or --reviewed: the database)."""
+    """Precision, recall and F1 per topic on LABELLED.jsonl (or --reviewed: the database; or
+    --incidents FILE: incident linking and fields)."""
+    if incidents_file is not None:
+        _eval_incidents(incidents_file, as_json)
+        return
     if reviewed == (labelled is not None):
-        raise click.UsageError("give either a LABELLED.jsonl file or --reviewed")
+        raise click.UsageError("give either a LABELLED.jsonl file, --reviewed or --incidents FILE")
     try:
         matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
         if reviewed:
@@ -302,6 +313,30 @@ def eval_cmd(
             click.echo(f"{name} false negatives: {', '.join(score.false_negatives)}")
     for ident, error in report.errors.items():
         click.echo(f"unreadable {ident}: {error}", err=True)
+
+
+def _eval_incidents(path: Path, as_json: bool) -> None:
+    from crawler.incidents.evaluate import (
+        incident_summary_lines,
+        load_incident_items,
+        run_incident_eval,
+    )
+
+    try:
+        report = run_incident_eval(load_incident_items(path))
+    except NewswatchError as exc:
+        raise ErrorExit(exc) from None
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    for line in incident_summary_lines(report):
+        click.echo(line)
+    for a, b in report.wrongly_joined:
+        click.echo(f"joined but different incidents: {a} {b}")
+    for a, b in report.wrongly_split:
+        click.echo(f"split but one incident: {a} {b}")
+    for name, errors in report.field_errors.items():
+        click.echo(f"{name} wrong: {'; '.join(errors)}")
 
 
 commands: list[click.Command] = [check, eval_cmd]

@@ -112,6 +112,10 @@ def rematch_articles(
                     new_matches.append(match)
                 session.flush()
                 stats.new_matches += len(new_matches)
+                for match in new_matches:
+                    from crawler.storage.incidents import link_article
+
+                    link_article(session, article, match, settings.incidents)
                 if (alert or retry) and new_matches:
                     from alerts.outbox import enqueue_article_alerts
 

@@ -40,6 +40,27 @@ def _enqueue_alerts(session: Any, **kwargs: Any) -> None:
     enqueue_article_alerts(session, **kwargs)
 
 
+def _link_incident(
+    session: Session, article: Article, match: Match, settings: Any, *, revised: bool = False
+) -> None:
+    from crawler.storage.incidents import link_article, refresh_link
+
+    # A savepoint: an incident that cannot be built must not cost the article or its alerts.
+    try:
+        with session.begin_nested():
+            if revised:
+                refresh_link(session, article, match, settings.incidents)
+            else:
+                link_article(session, article, match, settings.incidents)
+    except Exception as exc:  # any failure here is logged and the article kept
+        log.error(
+            "event=incident_link_failed article_id=%s topic=%s reason=%s",
+            article.id,
+            match.topic,
+            f"{type(exc).__name__}: {exc}",
+        )
+
+
 def _sha1(text: str | None) -> str | None:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest() if text else None
 
@@ -227,6 +248,8 @@ class StorePipeline(Stage):
             return
         session.add_all(matches)
         session.flush()
+        for match in matches:
+            _link_incident(session, article, match, ctx.settings)
         _enqueue_alerts(
             session,
             article=article,
@@ -337,13 +360,19 @@ class StorePipeline(Stage):
             if match is None:
                 match = repo.match_from_result(article, result)
                 session.add(match)
+                session.flush()
+                _link_incident(session, article, match, ctx.settings)
             elif match.state == "possible":  # the new version crossed the threshold
                 _update_match(match, result)
                 match.state = "matched"
+                session.flush()
+                _link_incident(session, article, match, ctx.settings, revised=True)
             elif match.state != "matched":  # a reported miss stays what the person said
                 continue
             elif material:
                 _update_match(match, result)
+                session.flush()
+                _link_incident(session, article, match, ctx.settings, revised=True)
             else:
                 continue
             changed.append(match)

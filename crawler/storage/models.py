@@ -337,4 +337,6 @@ class DaemonLock(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+# Incident tables live in their own module; importing it here registers them on Base.metadata.
+from crawler.storage import models_incidents as _models_incidents  # noqa: E402,F401
 from crawler.storage.models_feedback import SourceMute  # noqa: E402,F401 - registers the table

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from flask import Blueprint, Flask
 
 from crawler.config import Settings
-from crawler.review.web import feedback, nav, render, security, story_views, views
+from crawler.review.web import feedback, incidents, nav, render, security, story_views, views
 from crawler.review.web.nav import NavEntry, add_nav
 from crawler.review.web.security import WebSecrets
 from crawler.storage.db import Database
@@ -49,4 +49,9 @@ def create_app(
     app.register_blueprint(feedback.bp)
     add_nav(app, "Possible", "feedback.possible", order=25)
     add_nav(app, "Report a miss", "feedback.missed", order=45)
+    app.register_blueprint(incidents.bp)
+    add_nav(
+        app, "Incidents", "incidents.incident_list", order=35,
+        active=("incidents.incident_map", "incidents.incident_detail"),
+    )  # fmt: skip
     return app
