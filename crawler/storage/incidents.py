@@ -76,6 +76,14 @@ def _records(links: Iterable[IncidentArticle]) -> list[IncidentRecord]:
     return [IncidentRecord.from_dict(link.record) for link in links if link.record]
 
 
+# Each crawl process keeps the linking state of the incidents it has seen, keyed by incident id
+# with the (updated_at, article_count) it was built at: re-reading every candidate's records for
+# each article made linking a crawl's matches quadratic. Any change to an incident (a new link,
+# a merge or split, a refresh) moves its updated_at, so a stale state is always rebuilt.
+_STATES: dict[int, tuple[tuple[datetime | None, int], IncidentState]] = {}
+MAX_CACHED = 5000
+
+
 def candidate_states(
     session: Session, kind: str, around: date | None, cfg: LinkSettings
 ) -> list[IncidentState]:
@@ -91,13 +99,43 @@ def candidate_states(
     )
     if not incidents:
         return []
-    by_incident: dict[int, list[IncidentArticle]] = {i.id: [] for i in incidents}
-    rows = session.scalars(
-        select(IncidentArticle).where(IncidentArticle.incident_id.in_(list(by_incident)))
-    )
-    for link in rows:
-        by_incident[link.incident_id].append(link)
-    return [IncidentState.from_records(i.id, kind, _records(by_incident[i.id])) for i in incidents]
+    stale = [
+        i.id
+        for i in incidents
+        if (cached := _STATES.get(i.id)) is None or cached[0] != (i.updated_at, i.article_count)
+    ]
+    if stale:
+        by_incident: dict[int, list[IncidentArticle]] = {ident: [] for ident in stale}
+        rows = session.scalars(
+            select(IncidentArticle).where(IncidentArticle.incident_id.in_(stale))
+        )
+        for link in rows:
+            by_incident[link.incident_id].append(link)
+        if len(_STATES) > MAX_CACHED:
+            _STATES.clear()
+        for incident in incidents:
+            if incident.id in by_incident:
+                state = IncidentState.from_records(
+                    incident.id, kind, _records(by_incident[incident.id])
+                )
+                _STATES[incident.id] = ((incident.updated_at, incident.article_count), state)
+    return [_STATES[i.id][1] for i in incidents]
+
+
+def _fold_cached(
+    incident: Incident, kind: str, record: IncidentRecord, before: tuple[datetime | None, int]
+) -> None:
+    """Bring this process's cached state of the incident up to date with its new record."""
+    cached = _STATES.get(incident.id)
+    if incident.article_count == 1:
+        state = IncidentState.from_records(incident.id, kind, [record])
+    elif cached is not None and cached[0] == before:
+        state = cached[1]
+        state.add(record)
+    else:
+        _STATES.pop(incident.id, None)
+        return
+    _STATES[incident.id] = ((incident.updated_at, incident.article_count), state)
 
 
 def refresh_incident(session: Session, incident: Incident) -> None:
@@ -166,6 +204,7 @@ def link_article(
     incident = session.get(Incident, decision.incident_id) if decision.incident_id else None
     if incident is None:
         incident = _new_incident(session, match.topic, now)
+    before = (incident.updated_at, incident.article_count)
     link = IncidentArticle(
         incident_id=incident.id,
         article_id=article.id,
@@ -181,6 +220,7 @@ def link_article(
     )
     session.add(link)
     refresh_incident(session, incident)
+    _fold_cached(incident, match.topic, record, before)
     log.info(
         "event=incident_linked incident_id=%s article_id=%s kind=%s development=%s new=%s "
         "score=%.1f",
