@@ -80,7 +80,7 @@ def _records(links: Iterable[IncidentArticle]) -> list[IncidentRecord]:
 # with the (updated_at, article_count) it was built at: re-reading every candidate's records for
 # each article made linking a crawl's matches quadratic. Any change to an incident (a new link,
 # a merge or split, a refresh) moves its updated_at, so a stale state is always rebuilt.
-_STATES: dict[int, tuple[tuple[datetime | None, int], IncidentState]] = {}
+_STATES: dict[tuple[str, int], tuple[tuple[datetime | None, int], IncidentState]] = {}
 MAX_CACHED = 5000
 
 
@@ -99,10 +99,12 @@ def candidate_states(
     )
     if not incidents:
         return []
+    db = _db_key(session)
     stale = [
         i.id
         for i in incidents
-        if (cached := _STATES.get(i.id)) is None or cached[0] != (i.updated_at, i.article_count)
+        if (cached := _STATES.get((db, i.id))) is None
+        or cached[0] != (i.updated_at, i.article_count)
     ]
     if stale:
         by_incident: dict[int, list[IncidentArticle]] = {ident: [] for ident in stale}
@@ -118,24 +120,34 @@ def candidate_states(
                 state = IncidentState.from_records(
                     incident.id, kind, _records(by_incident[incident.id])
                 )
-                _STATES[incident.id] = ((incident.updated_at, incident.article_count), state)
-    return [_STATES[i.id][1] for i in incidents]
+                _STATES[db, incident.id] = ((incident.updated_at, incident.article_count), state)
+    return [_STATES[db, i.id][1] for i in incidents]
+
+
+def _db_key(session: Session) -> str:
+    """Which database the session talks to (a process may open several, as tests do)."""
+    return str(session.get_bind().url)
 
 
 def _fold_cached(
-    incident: Incident, kind: str, record: IncidentRecord, before: tuple[datetime | None, int]
+    session: Session,
+    incident: Incident,
+    kind: str,
+    record: IncidentRecord,
+    before: tuple[datetime | None, int],
 ) -> None:
     """Bring this process's cached state of the incident up to date with its new record."""
-    cached = _STATES.get(incident.id)
+    key = (_db_key(session), incident.id)
+    cached = _STATES.get(key)
     if incident.article_count == 1:
         state = IncidentState.from_records(incident.id, kind, [record])
     elif cached is not None and cached[0] == before:
         state = cached[1]
         state.add(record)
     else:
-        _STATES.pop(incident.id, None)
+        _STATES.pop(key, None)
         return
-    _STATES[incident.id] = ((incident.updated_at, incident.article_count), state)
+    _STATES[key] = ((incident.updated_at, incident.article_count), state)
 
 
 def refresh_incident(session: Session, incident: Incident) -> None:
@@ -220,7 +232,7 @@ def link_article(
     )
     session.add(link)
     refresh_incident(session, incident)
-    _fold_cached(incident, match.topic, record, before)
+    _fold_cached(session, incident, match.topic, record, before)
     log.info(
         "event=incident_linked incident_id=%s article_id=%s kind=%s development=%s new=%s "
         "score=%.1f",
