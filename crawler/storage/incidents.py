@@ -126,7 +126,8 @@ def candidate_states(
 
 def _db_key(session: Session) -> str:
     """Which database the session talks to (a process may open several, as tests do)."""
-    return str(session.get_bind().url)
+    bind = session.get_bind()
+    return str(bind.engine.url)
 
 
 def _fold_cached(
