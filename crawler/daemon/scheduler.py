@@ -36,9 +36,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from crawler import __version__
 from crawler.config import Settings
 from crawler.daemon import health
+from crawler.daemon.executors.local import LocalExecutor
 from crawler.daemon.lock import HEARTBEAT_INTERVAL, DaemonLock
+from crawler.daemon.metrics import Metrics
+from crawler.daemon.orphans import stop_orphans
 from crawler.daemon.retention import run_retention
-from crawler.daemon.runner import CrawlProcess, RunOutcome
+from crawler.daemon.runner import RunOutcome
 from crawler.errors import DatabaseLocked, StorageError
 from crawler.sources import SourceConfig
 from crawler.storage import repo
@@ -49,6 +52,11 @@ log = logging.getLogger(__name__)
 CrawlFn = Callable[[SourceConfig], RunOutcome | None]
 SHUTDOWN_KILL_GRACE = 3.0
 DISPATCH_LIMIT = 100
+# The daemon's alert claims are short and renewed with every heartbeat: if it dies, another
+# dispatcher (`alerts send`) can recover them within a minute, and a restarted daemon at once.
+ALERT_LEASE = 60.0
+DISPATCHER_PREFIX = "daemon-"
+STANDBY_POLL = 1.0
 
 
 def backoff_delay(interval: float, failures: int, max_factor: float) -> float:
@@ -104,7 +112,17 @@ class Daemon:
         self.lock = lock or DaemonLock(db)
         self._crawl_fn = crawl_fn or self._spawn
         self._dispatcher = dispatcher
-        self.running: dict[str, CrawlProcess] = {}
+        self.running: dict[str, Any] = {}  # CrawlProcess or HostedRun
+        self.executor = LocalExecutor(db, settings, log_dir=crawl_logs)
+        self.celery: Any = None
+        if self.cfg.executor == "celery" and crawl_fn is None:
+            from crawler.daemon.executors.celery import CeleryDispatch, check_distributed
+
+            check_distributed(settings, db)
+            self.celery = CeleryDispatch(db, settings)
+        self.metrics = Metrics("daemon")
+        self.metrics_port = self.cfg.metrics_port
+        self.queue_depth: int | None = None
         self._running_lock = threading.Lock()
         self._health_lock = threading.Lock()
         self.stop_event = threading.Event()
@@ -192,16 +210,28 @@ class Daemon:
     # -- the jobs --------------------------------------------------------------------------
 
     def _spawn(self, source: SourceConfig) -> RunOutcome | None:
-        log_file = self.crawl_logs / f"{source.name}.log" if self.crawl_logs else None
-        proc = CrawlProcess(self.db, self.settings, source, trigger="schedule", log_file=log_file)
-        with self._running_lock:
-            self.running[source.name] = proc
+        def started(proc: Any) -> None:
+            with self._running_lock:
+                self.running[source.name] = proc
+
         try:
-            return proc.wait(self.cfg.crawl_timeout)
+            return self.executor.run(
+                source, trigger="schedule", timeout=self.cfg.crawl_timeout, on_start=started
+            )
         finally:
-            reap_group(proc.pid)
             with self._running_lock:
                 self.running.pop(source.name, None)
+
+    def _enqueue(self, source: SourceConfig) -> None:
+        """Celery mode: publish the crawl job; a broker outage pauses scheduling, logged once."""
+        from crawler.daemon.executors.celery import BrokerUnavailable
+
+        try:
+            self.celery.enqueue(source)
+        except BrokerUnavailable:
+            # The job runs again at its next time (every source keeps trying): scheduling
+            # resumes by itself when the broker answers.
+            log.debug("event=crawl_not_enqueued source=%s reason=broker_unavailable", source.name)
 
     def crawl_job(self, name: str) -> None:
         """Crawl one source unless the daemon is stopping or the source is backing off."""
@@ -214,13 +244,20 @@ class Daemon:
                 row = repo.upsert_source(session, source)
                 until = row.backoff_until
                 before = (row.consecutive_failures, row.last_error_kind, row.last_error_message)
+                source_id = row.id
             if until is not None and until > now + timedelta(seconds=0.5):
                 log.info(
                     "event=crawl_skipped source=%s reason=backoff until=%s", name, until.isoformat()
                 )
                 self._reschedule(name, until)
                 return
+            if self.celery is not None:
+                self._enqueue(source)
+                return
+            if self._crawl_fn == self._spawn:
+                stop_orphans(self.db, source_id=source_id)  # a dead daemon's crawl of it
             outcome = self._crawl_fn(source)
+            self.metrics.crawl_done(outcome)
             if outcome is not None:
                 log.info("event=crawl_done source=%s run_id=%s status=%s",
                          name, outcome.run_id, outcome.status)  # fmt: skip
@@ -266,8 +303,9 @@ class Daemon:
             if self._dispatcher is None:
                 from alerts.dispatcher import Dispatcher
 
-                worker = f"daemon-{self.lock.hostname}-{self.lock.pid}"
-                self._dispatcher = Dispatcher(self.db, self.settings, worker_id=worker)
+                self._dispatcher = Dispatcher(
+                    self.db, self.settings, worker_id=self.dispatcher_id, lease_seconds=ALERT_LEASE
+                )
             stats = self._dispatcher.run_once(limit=DISPATCH_LIMIT)
             counts = stats.as_dict() if hasattr(stats, "as_dict") else {}
             if any(counts.values()):
@@ -288,6 +326,24 @@ class Daemon:
         with guarded("retention"):
             run_retention(self.db, self.settings)
 
+    @property
+    def dispatcher_id(self) -> str:
+        """The claim owner name of this daemon's dispatcher."""
+        return f"{DISPATCHER_PREFIX}{self.lock.hostname}-{self.lock.pid}"
+
+    def release_dead_claims(self) -> None:
+        """Holding the lock: rows `sending` under an earlier daemon's name go back at once."""
+        from alerts.claims import release_dead_claims
+
+        with guarded("release_claims"), self.db.session() as session:
+            released = release_dead_claims(
+                session, prefix=DISPATCHER_PREFIX, alive=self.dispatcher_id, now=utcnow(),
+                max_attempts=self.settings.alerts.max_attempts,
+            )  # fmt: skip
+            if released:
+                log.warning("event=alerts_released count=%s reason=previous_daemon_gone",
+                            len(released))  # fmt: skip
+
     def heartbeat_info(self) -> dict[str, Any]:
         """What `newswatch status` shows about this daemon."""
         with self._running_lock:
@@ -301,13 +357,31 @@ class Daemon:
             "next_runs": self.next_runs(),
             "running": running,
             "stopping": self.stop_event.is_set(),
+            "executor": self.cfg.executor,
+            "queue_depth": self.queue_depth,
+            "scheduling_paused": self.celery.paused_reason if self.celery is not None else None,
         }
+
+    def _observe(self) -> None:
+        """Refresh the gauges that come from outside this process (queue, outbox)."""
+        if self.celery is not None:
+            self.queue_depth = self.celery.queue_depth()
+            if self.queue_depth is not None:
+                self.metrics.queue_depth.set(self.queue_depth)
+        from crawler.storage.models import Alert
+
+        with self.db.session() as session:
+            counts = session.execute(select(Alert.status, func.count()).group_by(Alert.status))
+            self.metrics.set_alerts({str(k): int(v) for k, v in counts.all()})
 
     def heartbeat_job(self) -> None:
         """Confirm the lock and write the heartbeat row; a lost lock stops the daemon."""
         try:
             with guarded("heartbeat"):
+                self._observe()
                 self.lock.heartbeat(self.heartbeat_info())
+                if self._dispatcher is not None and hasattr(self._dispatcher, "renew_leases"):
+                    self._dispatcher.renew_leases()
         except DatabaseLocked as exc:
             log.error("event=lock_lost reason=%s", exc)
             self.fatal = exc
@@ -350,18 +424,50 @@ class Daemon:
         for t in killers:
             t.join()
 
-    def _start(self) -> None:
-        self.lock.acquire()
+    def _acquire(self) -> bool:
+        """Take the lock; in celery mode a second leader waits as a hot standby instead."""
+        if self.celery is None:
+            self.lock.acquire()
+            return True
+        waiting = False
+        while True:
+            try:
+                self.lock.acquire()
+                if waiting:
+                    log.warning("event=standby_taking_over pid=%s", self.lock.pid)
+                return True
+            except DatabaseLocked as exc:
+                if not waiting:
+                    log.info("event=standby_waiting reason=%s", str(exc).splitlines()[0])
+                    waiting = True
+            except (DBAPIError, StorageError) as exc:
+                log.warning("event=db_unavailable job=standby reason=%s", describe(exc))
+            if self.stop_event.wait(STANDBY_POLL):
+                return False
+
+    def _start(self) -> bool:
+        if not self._acquire():
+            log.info("event=standby_stopped")
+            return False
         log.info(
             "event=daemon_started version=%s pid=%s sources=%s database=%s",
             __version__, self.lock.pid, len(self.sources), self.db.safe_url,
         )  # fmt: skip
+        if self.metrics_port:
+            self.metrics.serve(self.metrics_port)
+        with guarded("startup"):
+            stop_orphans(self.db)  # crawl processes of the daemon this one replaces
         with guarded("startup"), self.db.session() as session:
             health.close_orphan_runs(session, set(), self.settings)
+        self.release_dead_claims()
+        return True
 
     def _finish(self) -> int:
         if self.fatal is None:
             self.dispatch_job()  # flush what the last crawls queued
+        self.executor.close()
+        if self.celery is not None:
+            self.celery.close()
         self.lock.release()
         if self.fatal is not None:
             raise self.fatal
@@ -370,7 +476,8 @@ class Daemon:
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (or a lost lock); returns the exit code."""
-        self._start()
+        if not self._start():
+            return 0
         try:
             self.scheduler = self.build_scheduler()
             self.scheduler.start()
@@ -393,7 +500,8 @@ class Daemon:
 
     def run_once(self) -> int:
         """`--once`: crawl every due source, then health, retention and dispatch; exit."""
-        self._start()
+        if not self._start():
+            return 0
         self.heartbeat_job()
         now = utcnow()
         with self.db.session() as session:

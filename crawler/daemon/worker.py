@@ -1,0 +1,206 @@
+"""`newswatch worker`: runs crawl jobs from the broker on this machine, in warm crawl processes.
+
+Each job: take the source's lease (or drop the job: another worker crawls it), drop it if the
+source was crawled since the job was enqueued (a redelivered duplicate), close runs a lost
+worker left `running` for the source, stop leftover crawl processes on this host, crawl, then
+set the source's backoff and health exactly as the single-machine daemon does. The worker
+heartbeats into the `workers` table (and so keeps its leases) every couple of seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from crawler.config import Settings
+from crawler.daemon import health, leases
+from crawler.daemon.executors.celery import QUEUE, TASK_NAME, check_distributed, make_app
+from crawler.daemon.hosts import HostedRun, HostPool
+from crawler.daemon.metrics import Metrics
+from crawler.daemon.orphans import stop_orphans
+from crawler.sources import SourceConfig
+from crawler.storage import repo
+from crawler.storage.db import Database
+from crawler.storage.models import CrawlRun, utcnow
+
+log = logging.getLogger(__name__)
+DONE_STATUSES = ("ok", "partial", "not_modified", "failed", "timed_out")
+LOST_MESSAGE = "the worker running this crawl was lost (killed or cut off); crawled again"
+
+
+def backoff_delay(interval: float, failures: int, max_factor: float) -> float:
+    """Seconds a source waits after `failures` failed runs in a row (0 when healthy)."""
+    if failures <= 0:
+        return 0.0
+    return interval * min(2.0 ** min(failures, 62), max_factor)
+
+
+def settle(db: Database, settings: Settings, source: SourceConfig) -> datetime | None:
+    """After a crawl: set or clear the source's backoff and check its health; the backoff end."""
+    now = utcnow()
+    with db.session() as session:
+        row = repo.upsert_source(session, source)
+        every = source.interval or settings.scheduler.default_interval
+        factor = settings.scheduler.backoff_max_factor
+        delay = backoff_delay(every, row.consecutive_failures, factor)
+        row.backoff_until = now + timedelta(seconds=delay) if delay else None
+        health.check_source(session, row, settings, now)
+        return row.backoff_until
+
+
+class CrawlWorker:
+    """One worker process: the Celery consumer, its warm crawl processes and its heartbeat."""
+
+    def __init__(
+        self, settings: Settings, db: Database, *, concurrency: int, log_dir: Path | None = None
+    ) -> None:
+        check_distributed(settings, db)
+        self.settings, self.db, self.concurrency = settings, db, concurrency
+        self.id = leases.worker_id("worker")
+        self.hosts = HostPool(db, settings, log_dir=log_dir, hosts=settings.scheduler.crawl_hosts)
+        self.sources = {s.name: s for s in settings.sources if s.enabled}
+        self.running: dict[str, int] = {}
+        self.metrics = Metrics("worker")
+        self.stop = threading.Event()
+        self.lease_ttl = settings.scheduler.crawl_timeout * 2 + 60
+
+    # -- one job ---------------------------------------------------------------------------
+
+    def _already_crawled(self, source_id: int, enqueued_at: datetime) -> bool:
+        with self.db.session() as session:
+            run = session.scalar(
+                select(CrawlRun.id)
+                .where(
+                    CrawlRun.source_id == source_id,
+                    CrawlRun.started_at >= enqueued_at,
+                    CrawlRun.status.in_(DONE_STATUSES),
+                )
+                .limit(1)
+            )
+        return run is not None
+
+    def _close_lost_runs(self, source_id: int) -> None:
+        """We hold the lease, so another `running` scheduled run of this source is dead."""
+        with self.db.session() as session:
+            lost = session.scalars(
+                select(CrawlRun.id).where(
+                    CrawlRun.source_id == source_id,
+                    CrawlRun.status == "running",
+                    CrawlRun.trigger == "schedule",
+                )
+            ).all()
+            for run_id in lost:
+                repo.finish_run(
+                    session, run_id, status="crashed", message=LOST_MESSAGE, only_if_running=True
+                )
+                log.warning("event=lost_run_closed run_id=%s", run_id)
+
+    def handle(self, name: str, enqueued: str, job_id: str | None = None) -> str:
+        """Run one crawl job; returns what happened (for the log and the tests)."""
+        source = self.sources.get(name)
+        if source is None:
+            log.warning("event=crawl_job_dropped source=%s reason=unknown_source", name)
+            return "unknown_source"
+        enqueued_at = datetime.fromisoformat(enqueued)
+        with self.db.session() as session:
+            got = leases.acquire(session, name, self.id, ttl=self.lease_ttl, job_id=job_id)
+            source_id = repo.upsert_source(session, source).id
+        if not got:
+            log.info("event=crawl_job_dropped source=%s reason=leased_by_another_worker", name)
+            return "leased"
+        try:
+            if self._already_crawled(source_id, enqueued_at):
+                log.info("event=crawl_job_dropped source=%s reason=crawled_since_enqueued", name)
+                return "duplicate"
+            self._close_lost_runs(source_id)
+            stop_orphans(self.db, source_id=source_id)
+            outcome = self.hosts.run(source, trigger="schedule", on_start=self._started)
+            self.running.pop(name, None)
+            settle(self.db, self.settings, source)
+            self.metrics.crawl_done(outcome)
+            log.info(
+                "event=crawl_done source=%s run_id=%s status=%s",
+                name,
+                outcome.run_id,
+                outcome.status,
+            )
+            return outcome.status
+        finally:
+            self.running.pop(name, None)
+            with self.db.session() as session:
+                leases.release(session, name, self.id)
+
+    def _started(self, handle: HostedRun) -> None:
+        self.running[handle.source.name] = handle.run_id
+
+    # -- the process -----------------------------------------------------------------------
+
+    def _heartbeat(self, info: dict[str, Any]) -> None:
+        with self.db.session() as session:
+            leases.heartbeat(
+                session,
+                self.id,
+                role="worker",
+                concurrency=self.concurrency,
+                info=info,
+                ttl=self.lease_ttl,
+            )
+
+    def beat(self) -> None:
+        """Heartbeat (and lease renewal) until stopped; an outage is logged and retried."""
+        while not self.stop.is_set():
+            try:
+                self._heartbeat({"running": dict(self.running)})
+            except Exception as exc:
+                log.warning("event=db_unavailable job=worker_heartbeat reason=%s", exc)
+            self.stop.wait(leases.WORKER_HEARTBEAT)
+
+    def run(self, metrics_port: int = 0) -> int:
+        """Consume crawl jobs until SIGTERM/SIGINT (Celery's warm shutdown)."""
+        app = make_app(self.settings)
+
+        @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+        def crawl(task: Any, name: str, enqueued: str) -> str:
+            return self.handle(name, enqueued, task.request.id)
+
+        self._heartbeat({})
+        stop_orphans(self.db)
+        if metrics_port:
+            self.metrics.serve(metrics_port)
+        beat = threading.Thread(target=self.beat, name="worker-heartbeat", daemon=True)
+        beat.start()
+        log.info(
+            "event=worker_started id=%s concurrency=%s sources=%s",
+            self.id,
+            self.concurrency,
+            len(self.sources),
+        )
+        try:
+            worker = app.Worker(
+                pool="threads",
+                concurrency=self.concurrency,
+                hostname=self.id,
+                queues=[QUEUE],
+                without_mingle=True,
+                without_gossip=True,
+                without_heartbeat=True,
+                quiet=True,
+                loglevel=logging.getLevelName(logging.getLogger().level),
+            )
+            worker.start()
+            code = int(worker.exitcode or 0)
+        finally:
+            self.stop.set()
+            self.hosts.close()
+            try:
+                with self.db.session() as session:
+                    leases.stopped(session, self.id)
+            except Exception as exc:
+                log.warning("event=db_unavailable job=worker_stop reason=%s", exc)
+            log.info("event=worker_stopped id=%s", self.id)
+        return code
