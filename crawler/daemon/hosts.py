@@ -270,7 +270,12 @@ class HostPool:
         elif handle.killed_reason:
             status, message = "killed", f"crawl stopped: {handle.killed_reason}"
         elif job.host_died:
-            status, message = "crashed", f"{job.error}; log: {handle.host.log_file}"
+            code = handle.host.exit_code
+            if code is not None and code < 0:
+                status, message = "killed", f"crawl process killed by signal {-code}"
+            else:
+                status, message = "crashed", str(job.error)
+            message += f"; log: {handle.host.log_file}"
             tail = log_tail(handle.host.log_file)
             message += f"\n{tail}" if tail else ""
         else:
