@@ -180,11 +180,12 @@ def test_a_crawl_process_dies_with_its_parent(tmp_path: Path) -> None:
         from crawler.config import Settings, DatabaseConfig
         from crawler.daemon.hosts import CrawlHost
         from crawler.storage.db import Database
-        bare = subprocess.Popen([sys.executable, "-c", "from crawler.lifetime import "
-                                 "die_with_parent; die_with_parent(); import time; time.sleep(120)"],
-                                stdin=subprocess.DEVNULL)
+        code = "import time; from crawler.lifetime import die_with_parent; die_with_parent()"
+        code += "; time.sleep(120)"
+        bare = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
         settings = Settings(database=DatabaseConfig(url={db_url!r}))
-        host = CrawlHost(Database(settings.database_url), settings, Path({str(tmp_path)!r}) / "h.log")
+        log = Path({str(tmp_path)!r}) / "h.log"
+        host = CrawlHost(Database(settings.database_url), settings, log)
         host.ready.wait(60)
         print(host.pid, bare.pid, flush=True)
         time.sleep(120)
