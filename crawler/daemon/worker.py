@@ -30,6 +30,8 @@ from crawler.storage.models import CrawlRun, utcnow
 
 log = logging.getLogger(__name__)
 DONE_STATUSES = ("ok", "partial", "not_modified", "failed", "timed_out")
+LEASE_RETRY_DELAY = 5.0
+LEASE_RETRIES = 60
 LOST_MESSAGE = "the worker running this crawl was lost (killed or cut off); crawled again"
 
 
@@ -111,7 +113,7 @@ class CrawlWorker:
             got = leases.acquire(session, name, self.id, ttl=self.lease_ttl, job_id=job_id)
             source_id = repo.upsert_source(session, source).id
         if not got:
-            log.info("event=crawl_job_dropped source=%s reason=leased_by_another_worker", name)
+            log.info("event=crawl_job_deferred source=%s reason=leased_by_another_worker", name)
             return "leased"
         try:
             if self._already_crawled(source_id, enqueued_at):
@@ -166,7 +168,12 @@ class CrawlWorker:
 
         @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
         def crawl(task: Any, name: str, enqueued: str) -> str:
-            return self.handle(name, enqueued, task.request.id)
+            result = self.handle(name, enqueued, task.request.id)
+            if result == "leased" and task.request.retries < LEASE_RETRIES:
+                # Another worker crawls the source (or died holding the lease): ask again
+                # later; by then it is done (this job is then a duplicate) or taken over.
+                raise task.retry(countdown=LEASE_RETRY_DELAY, max_retries=LEASE_RETRIES)
+            return result
 
         self._heartbeat({})
         stop_orphans(self.db)

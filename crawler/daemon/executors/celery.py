@@ -63,7 +63,7 @@ def check_distributed(settings: Settings, db: Database) -> None:
 
 def visibility_timeout(settings: Settings) -> float:
     """Longer than a crawl may take, so a slow crawl is not redelivered while it runs."""
-    return settings.scheduler.crawl_timeout * 1.5 + 30.0
+    return settings.scheduler.crawl_timeout * 1.25 + 10.0
 
 
 def make_app(settings: Settings) -> Any:
