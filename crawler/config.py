@@ -170,8 +170,9 @@ class SchedulerConfig(_Strict):
     host_max_jobs: int = Field(
         500, ge=1, description="Crawls a warm process runs before it is replaced."
     )
-    metrics_port: int = Field(
-        0, ge=0, le=65535, description="Prometheus /metrics port on 127.0.0.1; 0 = off."
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics port; 0 = off.")
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address /metrics listens on (0.0.0.0 inside a container)."
     )
 
 

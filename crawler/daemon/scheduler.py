@@ -3,8 +3,10 @@ and retention, and shuts down gracefully.
 
 One interval job per enabled source (no overlap: `max_instances=1`, `coalesce=True`) runs on
 the `crawl` executor, a thread pool of `max_concurrent_crawls` threads: that pool is the global
-cap. Each crawl is its own process (crawler.daemon.runner.CrawlProcess) with the hard
-`crawl_timeout`.
+cap. With `[scheduler] executor = "local"` each job crawls on this machine, in a warm crawl
+process (crawler.daemon.hosts, no start-up cost) or a fresh one (`crawl_processes =
+"per_crawl"`), with the hard `crawl_timeout`; with `"celery"` it enqueues the crawl for
+`newswatch worker`s (crawler.daemon.executors.celery) and this process is the leader.
 A failing source backs off: its next run waits interval × 2^failures, capped at
 `backoff_max_factor` × interval, kept in `Source.backoff_until` so a restart respects it too.
 No job ever lets an exception out: a database outage is logged as `event=db_unavailable` and
@@ -14,14 +16,12 @@ the job simply runs again at its next time.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor as FuturesPool
-from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -31,21 +31,22 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from crawler import __version__
 from crawler.config import Settings
-from crawler.daemon import health
+from crawler.daemon import health, leader
 from crawler.daemon.executors.local import LocalExecutor
+from crawler.daemon.jobs import backoff_delay as backoff_delay
+from crawler.daemon.jobs import guarded
 from crawler.daemon.lock import HEARTBEAT_INTERVAL, DaemonLock
 from crawler.daemon.metrics import Metrics
 from crawler.daemon.orphans import stop_orphans
 from crawler.daemon.retention import run_retention
 from crawler.daemon.runner import RunOutcome
-from crawler.errors import DatabaseLocked, StorageError
+from crawler.errors import DatabaseLocked
 from crawler.sources import SourceConfig
 from crawler.storage import repo
-from crawler.storage.db import Database, describe
+from crawler.storage.db import Database
 from crawler.storage.models import CrawlRun, Source, utcnow
 
 log = logging.getLogger(__name__)
@@ -55,42 +56,7 @@ DISPATCH_LIMIT = 100
 # The daemon's alert claims are short and renewed with every heartbeat: if it dies, another
 # dispatcher (`alerts send`) can recover them within a minute, and a restarted daemon at once.
 ALERT_LEASE = 60.0
-DISPATCHER_PREFIX = "daemon-"
-STANDBY_POLL = 1.0
-
-
-def backoff_delay(interval: float, failures: int, max_factor: float) -> float:
-    """Seconds a source waits after `failures` failed runs in a row (0 when healthy)."""
-    if failures <= 0:
-        return 0.0
-    return interval * min(2.0 ** min(failures, 62), max_factor)
-
-
-def reap_group(pgid: int) -> None:
-    """Kill what is left of a finished crawl's process group."""
-    # Extraction workers of a SIGKILLed crawl would otherwise live on, blocked on their queue.
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-        log.warning("event=crawl_stragglers_killed pgid=%s", pgid)
-
-
-@contextmanager
-def guarded(job: str) -> Iterator[None]:
-    """Log and swallow every error of a job; database outages as event=db_unavailable."""
-    try:
-        yield
-    except DatabaseLocked:  # a StorageError, but fatal: the caller decides
-        raise
-    except (DBAPIError, StorageError) as exc:
-        unreachable = isinstance(exc, OperationalError | InterfaceError | StorageError) or bool(
-            getattr(exc, "connection_invalidated", False)
-        )
-        if not unreachable:  # a bug (IntegrityError, ProgrammingError …), not an outage
-            log.exception("event=job_failed job=%s reason=%s", job, describe(exc))
-        else:
-            log.warning("event=db_unavailable job=%s reason=%s", job, describe(exc))
-    except Exception as exc:
-        log.exception("event=job_failed job=%s reason=%s", job, describe(exc))
+DISPATCHER_PREFIX = leader.DISPATCHER_PREFIX
 
 
 class Daemon:
@@ -331,19 +297,6 @@ class Daemon:
         """The claim owner name of this daemon's dispatcher."""
         return f"{DISPATCHER_PREFIX}{self.lock.hostname}-{self.lock.pid}"
 
-    def release_dead_claims(self) -> None:
-        """Holding the lock: rows `sending` under an earlier daemon's name go back at once."""
-        from alerts.claims import release_dead_claims
-
-        with guarded("release_claims"), self.db.session() as session:
-            released = release_dead_claims(
-                session, prefix=DISPATCHER_PREFIX, alive=self.dispatcher_id, now=utcnow(),
-                max_attempts=self.settings.alerts.max_attempts,
-            )  # fmt: skip
-            if released:
-                log.warning("event=alerts_released count=%s reason=previous_daemon_gone",
-                            len(released))  # fmt: skip
-
     def heartbeat_info(self) -> dict[str, Any]:
         """What `newswatch status` shows about this daemon."""
         with self._running_lock:
@@ -362,23 +315,11 @@ class Daemon:
             "scheduling_paused": self.celery.paused_reason if self.celery is not None else None,
         }
 
-    def _observe(self) -> None:
-        """Refresh the gauges that come from outside this process (queue, outbox)."""
-        if self.celery is not None:
-            self.queue_depth = self.celery.queue_depth()
-            if self.queue_depth is not None:
-                self.metrics.queue_depth.set(self.queue_depth)
-        from crawler.storage.models import Alert
-
-        with self.db.session() as session:
-            counts = session.execute(select(Alert.status, func.count()).group_by(Alert.status))
-            self.metrics.set_alerts({str(k): int(v) for k, v in counts.all()})
-
     def heartbeat_job(self) -> None:
         """Confirm the lock and write the heartbeat row; a lost lock stops the daemon."""
         try:
             with guarded("heartbeat"):
-                self._observe()
+                self.queue_depth = leader.observe(self.db, self.metrics, self.celery)
                 self.lock.heartbeat(self.heartbeat_info())
                 if self._dispatcher is not None and hasattr(self._dispatcher, "renew_leases"):
                     self._dispatcher.renew_leases()
@@ -424,29 +365,8 @@ class Daemon:
         for t in killers:
             t.join()
 
-    def _acquire(self) -> bool:
-        """Take the lock; in celery mode a second leader waits as a hot standby instead."""
-        if self.celery is None:
-            self.lock.acquire()
-            return True
-        waiting = False
-        while True:
-            try:
-                self.lock.acquire()
-                if waiting:
-                    log.warning("event=standby_taking_over pid=%s", self.lock.pid)
-                return True
-            except DatabaseLocked as exc:
-                if not waiting:
-                    log.info("event=standby_waiting reason=%s", str(exc).splitlines()[0])
-                    waiting = True
-            except (DBAPIError, StorageError) as exc:
-                log.warning("event=db_unavailable job=standby reason=%s", describe(exc))
-            if self.stop_event.wait(STANDBY_POLL):
-                return False
-
     def _start(self) -> bool:
-        if not self._acquire():
+        if not leader.acquire(self.lock, self.stop_event, standby=self.celery is not None):
             log.info("event=standby_stopped")
             return False
         log.info(
@@ -454,12 +374,12 @@ class Daemon:
             __version__, self.lock.pid, len(self.sources), self.db.safe_url,
         )  # fmt: skip
         if self.metrics_port:
-            self.metrics.serve(self.metrics_port)
+            self.metrics.serve(self.metrics_port, self.cfg.metrics_host)
         with guarded("startup"):
             stop_orphans(self.db)  # crawl processes of the daemon this one replaces
         with guarded("startup"), self.db.session() as session:
             health.close_orphan_runs(session, set(), self.settings)
-        self.release_dead_claims()
+        leader.release_dead_claims(self.db, self.settings, self.dispatcher_id)
         return True
 
     def _finish(self) -> int:

@@ -21,6 +21,7 @@ from crawler.config import Settings
 from crawler.daemon import health, leases
 from crawler.daemon.executors.celery import QUEUE, TASK_NAME, check_distributed, make_app
 from crawler.daemon.hosts import HostedRun, HostPool
+from crawler.daemon.jobs import backoff_delay
 from crawler.daemon.metrics import Metrics
 from crawler.daemon.orphans import stop_orphans
 from crawler.sources import SourceConfig
@@ -33,13 +34,6 @@ DONE_STATUSES = ("ok", "partial", "not_modified", "failed", "timed_out")
 LEASE_RETRY_DELAY = 5.0
 LEASE_RETRIES = 60
 LOST_MESSAGE = "the worker running this crawl was lost (killed or cut off); crawled again"
-
-
-def backoff_delay(interval: float, failures: int, max_factor: float) -> float:
-    """Seconds a source waits after `failures` failed runs in a row (0 when healthy)."""
-    if failures <= 0:
-        return 0.0
-    return interval * min(2.0 ** min(failures, 62), max_factor)
 
 
 def settle(db: Database, settings: Settings, source: SourceConfig) -> datetime | None:
@@ -178,7 +172,7 @@ class CrawlWorker:
         self._heartbeat({})
         stop_orphans(self.db)
         if metrics_port:
-            self.metrics.serve(metrics_port)
+            self.metrics.serve(metrics_port, self.settings.scheduler.metrics_host)
         beat = threading.Thread(target=self.beat, name="worker-heartbeat", daemon=True)
         beat.start()
         log.info(
