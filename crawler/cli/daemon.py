@@ -71,6 +71,11 @@ def run(
     setup_logging(log_level or settings.logging.level, log_format or settings.logging.format)
     from crawler.daemon.scheduler import Daemon
 
+    if settings.scheduler.executor == "celery":
+        from crawler.daemon.executors.celery import check_distributed
+
+        check_distributed(settings)  # before the database is opened (or created)
+
     if crawl_logs is not None:
         crawl_logs.mkdir(parents=True, exist_ok=True)
     daemon = Daemon(settings, app.db, crawl_logs=crawl_logs)
@@ -207,8 +212,9 @@ def print_status(app: AppContext, data: dict[str, Any]) -> None:
     """The human view of `status`."""
     console, daemon = app.console, data["daemon"]
     color = "green" if daemon["running"] else "red"
+    role = "leader" if data["executor"] == "celery" else "daemon"
     console.print(
-        f"daemon: [{color}]{'running' if daemon['running'] else 'not running'}"
+        f"{role}: [{color}]{'running' if daemon['running'] else 'not running'}"
         f"[/{color}] — {daemon['reason']}"
     )
     console.print(f"database: {data['database']}")

@@ -51,7 +51,10 @@ def worker(
     """
     settings = app.settings
     setup_logging(settings.logging.level, log_format or settings.logging.format)
+    from crawler.daemon.executors.celery import check_distributed
     from crawler.daemon.worker import CrawlWorker
+
+    check_distributed(settings)  # before the database is opened (or created)
 
     if crawl_logs is not None:
         crawl_logs.mkdir(parents=True, exist_ok=True)

@@ -84,7 +84,7 @@ class Daemon:
         if self.cfg.executor == "celery" and crawl_fn is None:
             from crawler.daemon.executors.celery import CeleryDispatch, check_distributed
 
-            check_distributed(settings, db)
+            check_distributed(settings)
             self.celery = CeleryDispatch(db, settings)
         self.metrics = Metrics("daemon")
         self.metrics_port = self.cfg.metrics_port

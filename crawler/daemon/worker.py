@@ -55,7 +55,7 @@ class CrawlWorker:
     def __init__(
         self, settings: Settings, db: Database, *, concurrency: int, log_dir: Path | None = None
     ) -> None:
-        check_distributed(settings, db)
+        check_distributed(settings)
         self.settings, self.db, self.concurrency = settings, db, concurrency
         self.id = leases.worker_id("worker")
         self.hosts = HostPool(db, settings, log_dir=log_dir, hosts=settings.scheduler.crawl_hosts)

@@ -51,12 +51,20 @@ def broker_url() -> str:
     return url
 
 
-def check_distributed(settings: Settings, db: Database) -> None:
+def check_distributed(settings: Settings) -> None:
     """Distributed mode needs PostgreSQL (one store for every machine) and a broker."""
-    if db.dialect != "postgresql":
+    from sqlalchemy.engine import make_url
+
+    from crawler.storage.db import normalise_url
+
+    try:
+        backend = make_url(normalise_url(settings.database_url)).get_backend_name()
+    except Exception:  # an unparsable URL: the database layer reports it
+        backend = "?"
+    if backend != "postgresql":
         raise ConfigError(
-            '[scheduler] executor = "celery" needs PostgreSQL: workers on other '
-            "machines cannot share a SQLite file (set $NEWSWATCH_DATABASE_URL)"
+            '[scheduler] executor = "celery" needs PostgreSQL: workers on other machines '
+            "cannot share a SQLite file (set $NEWSWATCH_DATABASE_URL)"
         )
     broker_url()
 
