@@ -3,6 +3,7 @@ the broker-outage pause, the refusal of SQLite, `status` and `/metrics`."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -126,10 +127,8 @@ class Switch:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         self.up = False
@@ -224,3 +223,23 @@ def test_metrics_endpoint_counts_crawls_pages_and_alerts() -> None:
     assert 'newswatch_alerts{state="sent"} 5.0' in body
     assert "newswatch_queue_depth 7.0" in body
     assert 'newswatch_source_last_success_timestamp_seconds{source="metro"}' in body
+
+
+def test_processes_starting_at_once_on_a_new_database_migrate_it_once(pg_url: str) -> None:
+    """A leader and workers started together: one migrates, the others wait, none crashes."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            Database(pg_url).dispose()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
