@@ -133,10 +133,8 @@ class Switch:
     def cut(self) -> None:
         self.up = False
         for conn in self.conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self.conns = []
 
 

@@ -68,13 +68,12 @@ def run(
     leader dies.
     """
     settings = app.settings
-    setup_logging(log_level or settings.logging.level, log_format or settings.logging.format)
-    from crawler.daemon.scheduler import Daemon
-
     if settings.scheduler.executor == "celery":
         from crawler.daemon.executors.celery import check_distributed
 
         check_distributed(settings)  # before the database is opened (or created)
+    setup_logging(log_level or settings.logging.level, log_format or settings.logging.format)
+    from crawler.daemon.scheduler import Daemon
 
     if crawl_logs is not None:
         crawl_logs.mkdir(parents=True, exist_ok=True)

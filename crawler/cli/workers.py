@@ -50,11 +50,11 @@ def worker(
     machine; SIGTERM lets running crawls finish (a SIGKILLed worker's jobs are redelivered).
     """
     settings = app.settings
-    setup_logging(settings.logging.level, log_format or settings.logging.format)
     from crawler.daemon.executors.celery import check_distributed
-    from crawler.daemon.worker import CrawlWorker
 
     check_distributed(settings)  # before the database is opened (or created)
+    setup_logging(settings.logging.level, log_format or settings.logging.format)
+    from crawler.daemon.worker import CrawlWorker
 
     if crawl_logs is not None:
         crawl_logs.mkdir(parents=True, exist_ok=True)

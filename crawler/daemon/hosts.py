@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import signal
 import socket
@@ -30,12 +29,13 @@ from typing import IO
 from crawler.config import Settings
 from crawler.daemon.runner import KILL_GRACE, RunOutcome, crawl_env, log_tail
 from crawler.lifetime import MARK_ENV, PARENT_ENV, database_mark
+from crawler.logs import get_logger
 from crawler.sources import SourceConfig
 from crawler.storage import repo
 from crawler.storage.db import Database
 from crawler.storage.models import CrawlRun, Source
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass
@@ -73,7 +73,7 @@ class CrawlHost:
         self.ready = threading.Event()
         self._reader = threading.Thread(target=self._read, name=f"host-{self.pid}", daemon=True)
         self._reader.start()
-        log.info("event=crawl_host_started pid=%s log=%s", self.pid, log_file)
+        log.info("crawl_host_started", pid=self.pid, log=log_file)
 
     @property
     def pid(self) -> int:
@@ -116,10 +116,10 @@ class CrawlHost:
         self.ready.set()
         if orphans:
             log.warning(
-                "event=crawl_host_died pid=%s exit_code=%s runs=%s",
-                self.pid,
-                self.exit_code,
-                ",".join(str(j.run_id) for j in orphans),
+                "crawl_host_died",
+                pid=self.pid,
+                exit_code=self.exit_code,
+                runs=",".join(str(j.run_id) for j in orphans),
             )
 
     def _write(self, message: dict[str, object]) -> bool:
@@ -156,7 +156,7 @@ class CrawlHost:
 
     def kill(self, reason: str) -> None:
         """Kill the host and its group; its reader records the runs it carried."""
-        log.warning("event=crawl_host_killed pid=%s reason=%s", self.pid, reason)
+        log.warning("crawl_host_killed", pid=self.pid, reason=reason)
         self._signal(signal.SIGKILL)
         self.proc.wait()
         self._reader.join(10)
@@ -252,7 +252,7 @@ class HostPool:
             run_id = run.id
         job = host.submit(run_id, source)
         handle = HostedRun(host, job, source)
-        log.info("event=crawl_started source=%s run_id=%s pid=%s", source.name, run_id, host.pid)
+        log.info("crawl_started", source=source.name, run_id=run_id, pid=host.pid)
         if on_start is not None:
             on_start(handle)
         limit = timeout if timeout is not None else self.settings.scheduler.crawl_timeout
@@ -300,11 +300,11 @@ class HostPool:
                         row.last_error_kind = "timed_out"
             else:
                 log.warning(
-                    "event=crawl_abnormal source=%s run_id=%s status=%s reason=%s",
-                    source.name,
-                    job.run_id,
-                    status,
-                    message.splitlines()[0],
+                    "crawl_abnormal",
+                    source=source.name,
+                    run_id=job.run_id,
+                    status=status,
+                    reason=message.splitlines()[0],
                 )
                 run = closed
             summary = repo.run_summary(run)

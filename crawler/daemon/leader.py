@@ -3,7 +3,6 @@ and the gauges read from outside the process (queue depth, outbox states)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
@@ -15,10 +14,11 @@ from crawler.daemon.jobs import guarded
 from crawler.daemon.lock import DaemonLock
 from crawler.daemon.metrics import Metrics
 from crawler.errors import DatabaseLocked, StorageError
+from crawler.logs import get_logger
 from crawler.storage.db import Database, describe
 from crawler.storage.models import Alert, utcnow
 
-log = logging.getLogger("crawler.daemon.scheduler")
+log = get_logger("crawler.daemon.scheduler")
 DISPATCHER_PREFIX = "daemon-"
 STANDBY_POLL = 1.0
 
@@ -37,14 +37,14 @@ def acquire(lock: DaemonLock, stop: threading.Event, *, standby: bool) -> bool:
         try:
             lock.acquire()
             if waiting:
-                log.warning("event=standby_taking_over pid=%s", lock.pid)
+                log.warning("standby_taking_over", pid=lock.pid)
             return True
         except DatabaseLocked as exc:
             if not waiting:
-                log.info("event=standby_waiting reason=%s", str(exc).splitlines()[0])
+                log.info("standby_waiting", reason=str(exc).splitlines()[0])
                 waiting = True
         except (DBAPIError, StorageError) as exc:
-            log.warning("event=db_unavailable job=standby reason=%s", describe(exc))
+            log.warning("db_unavailable", job="standby", reason=describe(exc))
         if stop.wait(STANDBY_POLL):
             return False
 
@@ -62,7 +62,7 @@ def release_dead_claims(db: Database, settings: Settings, alive: str) -> None:
             max_attempts=settings.alerts.max_attempts,
         )
         if released:
-            log.warning("event=alerts_released count=%s reason=previous_daemon_gone", len(released))
+            log.warning("alerts_released", count=len(released), reason="previous_daemon_gone")
 
 
 def observe(db: Database, metrics: Metrics, celery: Any) -> int | None:

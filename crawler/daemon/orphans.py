@@ -9,7 +9,6 @@ environment carries this database's mark (so a recycled pid is never killed).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import socket
@@ -19,11 +18,12 @@ from sqlalchemy import select
 
 from crawler.daemon.lock import pid_alive
 from crawler.lifetime import database_mark, process_mark
+from crawler.logs import get_logger
 from crawler.storage import repo
 from crawler.storage.db import Database
 from crawler.storage.models import CrawlRun
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 ORPHAN_MESSAGE = "crawl process of a stopped daemon or worker; stopped by its successor"
 
 
@@ -53,7 +53,7 @@ def stop_orphans(db: Database, *, source_id: int | None = None, grace: float = 2
             continue
         if not pid_alive(pid) or process_mark(pid) != mark:
             continue
-        log.warning("event=orphan_crawl_stopped run_id=%s pid=%s owner_pid=%s", run_id, pid, owner)
+        log.warning("orphan_crawl_stopped", run_id=run_id, pid=pid, owner_pid=owner)
         _stop_group(pid, grace)
         with db.session() as session:
             repo.finish_run(

@@ -24,12 +24,13 @@ from crawler.daemon.hosts import HostedRun, HostPool
 from crawler.daemon.jobs import backoff_delay
 from crawler.daemon.metrics import Metrics
 from crawler.daemon.orphans import stop_orphans
+from crawler.logs import get_logger
 from crawler.sources import SourceConfig
 from crawler.storage import repo
 from crawler.storage.db import Database
 from crawler.storage.models import CrawlRun, utcnow
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 DONE_STATUSES = ("ok", "partial", "not_modified", "failed", "timed_out")
 LEASE_RETRY_DELAY = 5.0
 LEASE_RETRIES = 60
@@ -94,24 +95,24 @@ class CrawlWorker:
                 repo.finish_run(
                     session, run_id, status="crashed", message=LOST_MESSAGE, only_if_running=True
                 )
-                log.warning("event=lost_run_closed run_id=%s", run_id)
+                log.warning("lost_run_closed", run_id=run_id)
 
     def handle(self, name: str, enqueued: str, job_id: str | None = None) -> str:
         """Run one crawl job; returns what happened (for the log and the tests)."""
         source = self.sources.get(name)
         if source is None:
-            log.warning("event=crawl_job_dropped source=%s reason=unknown_source", name)
+            log.warning("crawl_job_dropped", source=name, reason="unknown_source")
             return "unknown_source"
         enqueued_at = datetime.fromisoformat(enqueued)
         with self.db.session() as session:
             got = leases.acquire(session, name, self.id, ttl=self.lease_ttl, job_id=job_id)
             source_id = repo.upsert_source(session, source).id
         if not got:
-            log.info("event=crawl_job_deferred source=%s reason=leased_by_another_worker", name)
+            log.info("crawl_job_deferred", source=name, reason="leased_by_another_worker")
             return "leased"
         try:
             if self._already_crawled(source_id, enqueued_at):
-                log.info("event=crawl_job_dropped source=%s reason=crawled_since_enqueued", name)
+                log.info("crawl_job_dropped", source=name, reason="crawled_since_enqueued")
                 return "duplicate"
             self._close_lost_runs(source_id)
             stop_orphans(self.db, source_id=source_id)
@@ -119,12 +120,7 @@ class CrawlWorker:
             self.running.pop(name, None)
             settle(self.db, self.settings, source)
             self.metrics.crawl_done(outcome)
-            log.info(
-                "event=crawl_done source=%s run_id=%s status=%s",
-                name,
-                outcome.run_id,
-                outcome.status,
-            )
+            log.info("crawl_done", source=name, run_id=outcome.run_id, status=outcome.status)
             return outcome.status
         finally:
             self.running.pop(name, None)
@@ -153,7 +149,7 @@ class CrawlWorker:
             try:
                 self._heartbeat({"running": dict(self.running)})
             except Exception as exc:
-                log.warning("event=db_unavailable job=worker_heartbeat reason=%s", exc)
+                log.warning("db_unavailable", job="worker_heartbeat", reason=str(exc))
             self.stop.wait(leases.WORKER_HEARTBEAT)
 
     def run(self, metrics_port: int = 0) -> int:
@@ -176,10 +172,7 @@ class CrawlWorker:
         beat = threading.Thread(target=self.beat, name="worker-heartbeat", daemon=True)
         beat.start()
         log.info(
-            "event=worker_started id=%s concurrency=%s sources=%s",
-            self.id,
-            self.concurrency,
-            len(self.sources),
+            "worker_started", id=self.id, concurrency=self.concurrency, sources=len(self.sources)
         )
         try:
             worker = app.Worker(
@@ -202,6 +195,6 @@ class CrawlWorker:
                 with self.db.session() as session:
                     leases.stopped(session, self.id)
             except Exception as exc:
-                log.warning("event=db_unavailable job=worker_stop reason=%s", exc)
-            log.info("event=worker_stopped id=%s", self.id)
+                log.warning("db_unavailable", job="worker_stop", reason=str(exc))
+            log.info("worker_stopped", id=self.id)
         return code

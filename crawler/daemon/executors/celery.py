@@ -15,7 +15,6 @@ cannot be stored twice.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from datetime import datetime
@@ -25,11 +24,12 @@ from sqlalchemy import func, select
 
 from crawler.config import ENV_BROKER_URL, Settings
 from crawler.errors import ConfigError
+from crawler.logs import get_logger
 from crawler.sources import SourceConfig
 from crawler.storage.db import Database
 from crawler.storage.models import CrawlRun, Source, utcnow
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 TASK_NAME = "newswatch.crawl"
 QUEUE = "newswatch.crawl"
 
@@ -131,7 +131,7 @@ class CeleryDispatch:
         """Publish one crawl job; False if one is waiting already; BrokerUnavailable on outage."""
         now = utcnow()
         if self._waiting(source, now):
-            log.debug("event=crawl_job_waiting source=%s", source.name)
+            log.debug("crawl_job_waiting", source=source.name)
             return False
         try:
             self.app.send_task(
@@ -145,15 +145,15 @@ class CeleryDispatch:
             reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             with self._lock:
                 if self.paused_reason is None:
-                    log.error("event=broker_unavailable action=scheduling_paused reason=%s", reason)
+                    log.error("broker_unavailable", action="scheduling_paused", reason=reason)
                 self.paused_reason = reason
             raise BrokerUnavailable(reason) from None
         with self._lock:
             if self.paused_reason is not None:
-                log.warning("event=broker_recovered action=scheduling_resumed")
+                log.warning("broker_recovered", action="scheduling_resumed")
                 self.paused_reason = None
         self.enqueued[source.name] = now
-        log.info("event=crawl_enqueued source=%s", source.name)
+        log.info("crawl_enqueued", source=source.name)
         return True
 
     def queue_depth(self) -> int | None:
@@ -163,7 +163,7 @@ class CeleryDispatch:
                 client = conn.default_channel.client
                 return int(client.llen(QUEUE))
         except Exception as exc:  # an outage: status shows "unknown"
-            log.debug("event=queue_depth_failed reason=%s", exc)
+            log.debug("queue_depth_failed", reason=exc)
             return None
 
     def close(self) -> None:
