@@ -244,3 +244,25 @@ def test_a_dead_crawl_process_is_recorded_for_each_source_it_carried(
         assert sorted(r.status for r in runs) == ["killed", "killed"]
         assert all("signal 9" in (r.message or "") for r in runs)
     db.dispose()
+
+
+def test_orphan_runs_are_judged_by_pid_only_on_their_own_host(tmp_path: Path) -> None:
+    """A leader must not close a live crawl on a worker machine because the pid is not local."""
+    from crawler.daemon.health import close_orphan_runs
+
+    db = Database(f"sqlite:///{tmp_path / 'n.db'}")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    started = utcnow() - timedelta(minutes=1)
+    with db.session() as session:
+        source = repo.upsert_source(session, SourceConfig(name="s", urls=["https://x.test/"]))
+        ids = {}
+        for host in (socket.gethostname(), "worker-machine-7"):
+            run = repo.create_run(session, source.id, trigger="schedule", pid=gone.pid)
+            run.hostname, run.started_at = host, started
+            session.flush()
+            ids[host] = run.id
+    with db.session() as session:
+        closed = close_orphan_runs(session, set(), Settings())
+    assert closed == [ids[socket.gethostname()]]
+    db.dispose()
