@@ -241,3 +241,49 @@ def test_processes_starting_at_once_on_a_new_database_migrate_it_once(pg_url: st
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_a_redelivered_or_duplicated_job_crawls_nothing_twice(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's job body: crawl once; the same job again is a duplicate; a source leased by
+    a live worker is deferred; nothing is stored twice."""
+    from sqlalchemy import func, select
+
+    from crawler.config import load_settings
+    from crawler.daemon.worker import CrawlWorker
+    from crawler.sample_site.server import SampleSite
+    from crawler.storage.models import Article, CrawlRun
+
+    with SampleSite() as site:
+        config = tmp_path / "n.toml"
+        config.write_text(
+            f'[database]\nurl = "{pg_url}"\n[crawl]\nextract_workers = 1\nautothrottle = false\n'
+            '[scheduler]\nexecutor = "celery"\n[[sources]]\nname = "metro"\n'
+            f'urls = ["{site.base_url}/feeds/rss.xml"]\nallow_private_hosts = ["127.0.0.1"]\n',
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("NEWSWATCH_CONFIG", str(config))
+        monkeypatch.setenv("NEWSWATCH_BROKER_URL", "redis://127.0.0.1:6379/15")
+        settings = load_settings(config)
+        db = Database(pg_url)
+        worker = CrawlWorker(settings, db, concurrency=1, log_dir=tmp_path)
+        worker._heartbeat({})
+        enqueued = utcnow().isoformat()
+        try:
+            assert worker.handle("metro", enqueued, "job-1") == "ok"
+            with db.session() as session:
+                stored = session.scalar(select(func.count()).select_from(Article))
+            assert stored and stored > 5
+            assert worker.handle("metro", enqueued, "job-1") == "duplicate"  # redelivered
+            with db.session() as session:
+                leases.heartbeat(session, "worker@other:9", role="worker", concurrency=1,
+                                 info={}, ttl=600)  # fmt: skip
+                assert leases.acquire(session, "metro", "worker@other:9", ttl=600)
+            assert worker.handle("metro", utcnow().isoformat(), "job-2") == "leased"
+        finally:
+            worker.hosts.close()
+        with db.session() as session:
+            assert session.scalar(select(func.count()).select_from(Article)) == stored
+            assert session.scalar(select(func.count()).select_from(CrawlRun)) == 1
+        db.dispose()

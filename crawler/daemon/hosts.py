@@ -52,11 +52,13 @@ class Job:
 class CrawlHost:
     """One warm crawl process and the jobs it carries."""
 
-    def __init__(self, db: Database, settings: Settings, log_file: Path) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, log_file: Path, *, temporary_log: bool = False
+    ) -> None:
         env = crawl_env(settings)
         env[MARK_ENV] = database_mark(db.safe_url)
         env[PARENT_ENV] = str(os.getpid())
-        self.log_file = log_file
+        self.log_file, self.temporary_log = log_file, temporary_log
         self._log: IO[bytes] = open(log_file, "ab")  # noqa: SIM115 (closed when the host ends)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "crawler.daemon.crawlhost"],
@@ -171,6 +173,13 @@ class CrawlHost:
         except subprocess.TimeoutExpired:
             self.kill("did not exit when closed")
         self._reader.join(10)
+        if self.temporary_log and not self.keep_log:
+            self.log_file.unlink(missing_ok=True)
+
+    @property
+    def keep_log(self) -> bool:
+        """A host that died carrying crawls keeps its log (the runs' messages point to it)."""
+        return self.exit_code is not None and self.exit_code != 0
 
 
 class HostedRun:
@@ -229,7 +238,11 @@ class HostPool:
             usable = [h for h in self.hosts if h.started < self.max_jobs]
             if len(usable) < self.size:
                 host = self._spawner.submit(
-                    CrawlHost, self.db, self.settings, self._log_file()
+                    CrawlHost,
+                    self.db,
+                    self.settings,
+                    self._log_file(),
+                    temporary_log=self.log_dir is None,
                 ).result()
                 self.hosts.append(host)
                 usable.append(host)
