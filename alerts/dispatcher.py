@@ -41,7 +41,16 @@ from crawler.storage.models import Alert, utcnow
 
 log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
-DIGEST_FIELDS = ("title", "url", "outlet", "topic", "topic_label", "score", "published_at")
+DIGEST_FIELDS = (
+    "title",
+    "url",
+    "outlet",
+    "topic",
+    "topic_label",
+    "score",
+    "published_at",
+    "topics",
+)
 
 
 class Dispatcher:

@@ -47,6 +47,29 @@ HEALTH_EMOJI = {
 
 
 @dataclass(frozen=True)
+class TopicScore:
+    """One topic an alert announces: its label, score and the rules that fired."""
+
+    topic: str
+    label: str
+    score: float
+    threshold: float | None = None
+    rules: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TopicScore:
+        """Rebuild a topic stored by `AlertView.to_dict`."""
+        threshold = data.get("threshold")
+        return cls(
+            topic=str(data.get("topic") or ""),
+            label=str(data.get("label") or data.get("topic") or ""),
+            score=float(data.get("score") or 0.0),
+            threshold=None if threshold is None else float(threshold),
+            rules=[str(r) for r in data.get("rules") or []],
+        )
+
+
+@dataclass(frozen=True)
 class AlertView:
     """What one alert shows, assembled from the ORM rows (see `alerts.outbox.alert_view`)."""
 
@@ -65,6 +88,15 @@ class AlertView:
     pack_version: str = ""
     source_name: str | None = None
     revision: int = 0
+    # Every topic of the article routed to this channel, lead first (empty: only `topic`).
+    topics: list[TopicScore] = field(default_factory=list)
+
+    @property
+    def all_topics(self) -> list[TopicScore]:
+        """The topics this alert announces, lead first."""
+        if self.topics:
+            return list(self.topics)
+        return [TopicScore(self.topic, self.topic_label, self.score, self.threshold, self.rules)]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict for the outbox payload."""
@@ -93,6 +125,9 @@ class AlertView:
             pack_version=str(data.get("pack_version") or ""),
             source_name=data.get("source_name"),
             revision=int(data.get("revision") or 0),
+            topics=[
+                TopicScore.from_dict(t) for t in data.get("topics") or [] if isinstance(t, dict)
+            ],
         )
 
 
@@ -284,15 +319,35 @@ def _context_line(view: AlertView) -> str:
     return " · ".join(parts)
 
 
-def _score(view: AlertView) -> str:
-    if view.threshold is None:
-        return f"{view.score:.2f}"
-    return f"{view.score:.2f} (threshold {view.threshold:.2f})"
+def _score(score: float, threshold: float | None) -> str:
+    if threshold is None:
+        return f"{score:.2f}"
+    return f"{score:.2f} (threshold {threshold:.2f})"
+
+
+def _topic_fields(view: AlertView) -> list[tuple[str, str]]:
+    """Topic and score for one topic; one "Topics" field listing each with its score for more."""
+    topics = view.all_topics
+    if len(topics) == 1:
+        return [
+            ("Topic", escape(clean(topics[0].label))),
+            ("Score", _score(view.score, view.threshold)),
+        ]
+    lines = [f"• {escape(clean(t.label))} — {t.score:.2f}" for t in topics]
+    return [(f"Topics ({len(topics)})", "\n".join(lines))]
+
+
+def _labels(view: AlertView) -> str:
+    return " · ".join(escape(clean(t.label)) for t in view.all_topics)
+
+
+def _scored_labels(view: AlertView) -> str:
+    return " · ".join(f"{escape(clean(t.label))} {t.score:.2f}" for t in view.all_topics)
 
 
 def _fallback(view: AlertView, prefix: str = "") -> str:
     title = escape(cut(clean(view.title) or view.url, MAX_TITLE))
-    label = escape(clean(view.topic_label))
+    label = _labels(view)
     return f"{prefix}[{label}] {title} — {escape(clean(view.outlet))} {safe_url(view.url) or ''}"
 
 
@@ -300,7 +355,7 @@ def build_alert_message(view: AlertView) -> dict[str, Any]:
     """The Block Kit message for a new match: headline, outlet, topic, snippet, entities."""
     blocks: list[dict[str, Any]] = [
         section(f"{_headline(view)}\n{_byline(view)}"),
-        fields_section([("Topic", escape(clean(view.topic_label))), ("Score", _score(view))]),
+        fields_section(_topic_fields(view)),
     ]
     if view.snippet.strip():
         blocks.append(section(mark_snippet(view.snippet, view.snippet_marks)))
@@ -315,22 +370,31 @@ def build_follow_up_message(
     view: AlertView, *, parent: AlertView | None, threaded: bool
 ) -> dict[str, Any]:
     """A follow-up: a short thread reply, or without a thread a full alert 'Also reported by'."""
-    updated = parent is not None and view.revision > 0 and parent.url == view.url
+    same = parent is not None and parent.url == view.url
+    updated = same and view.revision > 0
+    known = {t.topic for t in parent.all_topics} if parent is not None else set()
+    more = [t for t in view.all_topics if t.topic not in known] if same and not updated else []
     if updated:
         lead = f":pencil2: Updated: {_headline(view)}"
+    elif more:
+        labels = ", ".join(f"*{escape(clean(t.label))}* ({t.score:.2f})" for t in more)
+        lead = f":label: Now also matches {labels}: {_headline(view)}"
     else:
         lead = f":newspaper: Also reported by *{escape(clean(view.outlet))}*: {_headline(view)}"
     if threaded:
-        blocks = [section(f"{lead}\n{format_time(view.published_at)}")]
+        blocks = [section(f"{lead}\n{format_time(view.published_at)} · {_scored_labels(view)}")]
         if view.snippet.strip():
             blocks.append(section(mark_snippet(view.snippet, view.snippet_marks, limit=600)))
         blocks.append(context(_context_line(view)))
-        return fit({"text": _fallback(view, "Also reported: "), "blocks": blocks})
+        reply = "Now also matches: " if more else "Also reported: "
+        return fit({"text": _fallback(view, reply), "blocks": blocks})
     full = build_alert_message(view)
     intro = lead
     if parent is not None:
         intro += f"\nFirst alerted: {link(parent.url, cut(clean(parent.title), MAX_TITLE))}"
     prefix = "Updated: " if updated else f"Also reported by {escape(clean(view.outlet))}: "
+    if more:
+        prefix = "Now also matches: "
     return fit({"text": _fallback(view, prefix), "blocks": [section(intro), *full["blocks"][1:]]})
 
 
@@ -347,7 +411,7 @@ def build_digest_message(
     for view in views:
         line = (
             f"• {link(view.url, cut(clean(view.title) or view.url, MAX_TITLE))} — "
-            f"{escape(clean(view.outlet))} ({escape(clean(view.topic_label))})"
+            f"{escape(clean(view.outlet))} ({_labels(view)})"
         )[: MAX_SECTION - 100]
         used += len(line) + 1
         if used > MAX_PAYLOAD // 2:

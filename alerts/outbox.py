@@ -1,12 +1,18 @@
-"""The outbox: alert rows written in the crawl's own transaction, one per alert per channel.
+"""The outbox: alert rows written in the crawl's own transaction, one per article per channel.
+
+An article that matches several topics routed to the same channel makes ONE row there, whose
+view lists every topic (label and score); topics routed to other channels get their own row
+in each. `Alert.topic` holds the lead (highest-scoring) topic, `payload["view"]["topics"]`
+all of them and `payload["match_ids"]` their matches.
 
 Each row carries an idempotency key the database keeps unique, and is inserted with
 `INSERT … ON CONFLICT DO NOTHING`, so a second row for the same alert cannot exist and a
 duplicate never aborts the caller's transaction:
 
-    alert:c<cluster>:<topic>:<channel>       first alert of a story (article id without a cluster)
-    follow:a<article>:<topic>:<channel>      another article of an alerted story (thread reply)
-    revision:a<article>:r<n>:<topic>:<channel>  an alerted article that was updated
+    alert:c<cluster>:<channel>               first alert of a story (article id without a cluster)
+    follow:a<article>:<channel>              another article of an alerted story (thread reply)
+    revision:a<article>:r<n>:<channel>       an alerted article that was updated
+    topics:a<article>:<t1+t2>:<channel>      an alerted article later matched more topics
     health:s<source>:<state>:<episode>       a source-health event
 
 Floods are prevented at the door: articles older than `alerts.max_age_hours` and everything the
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +35,7 @@ from sqlalchemy.orm import Session
 from alerts.format import (
     AlertView,
     HealthView,
+    TopicScore,
     build_alert_message,
     build_digest_message,
     build_follow_up_message,
@@ -99,35 +107,66 @@ def _names(values: Any) -> list[str]:
     return out
 
 
-def alert_view(
-    article: Article, match: Match, source: Source | None, settings: Settings
-) -> AlertView:
-    """Assemble what the Slack message shows from the ORM rows (pure data, no session use)."""
+def _merge_entities(matches: Sequence[Match]) -> dict[str, list[str]]:
+    merged: dict[str, list[str]] = {}
+    for match in matches:
+        explanation = match.explanation or {}
+        raw = match.entities or explanation.get("entities") or {}
+        for key, values in raw.items():
+            names = merged.setdefault(str(key), [])
+            names.extend(n for n in _names(values) if n not in names)
+    return {k: v for k, v in merged.items() if v}
+
+
+def _rules(match: Match) -> list[str]:
+    rules: Any = (match.explanation or {}).get("rules") or match.rules or []
+    return _names(list(rules) if isinstance(rules, dict) else rules)
+
+
+def _topic_score(match: Match) -> TopicScore:
     explanation = match.explanation or {}
+    return TopicScore(
+        topic=match.topic,
+        label=match.topic_label or str(explanation.get("label") or match.topic),
+        score=float(match.score),
+        threshold=match.threshold,
+        rules=_rules(match),
+    )
+
+
+def alert_view(
+    article: Article, match: Match | Sequence[Match], source: Source | None, settings: Settings
+) -> AlertView:
+    """Assemble what the Slack message shows from the ORM rows (pure data, no session use).
+
+    With several matches the first is the lead: its snippet is shown, every topic is listed.
+    """
+    matches = [match] if isinstance(match, Match) else list(match)
+    lead = matches[0]
+    explanation = lead.explanation or {}
     config = source_config(settings, source)
     host = urlsplit(article.url).hostname or article.url
     outlet = article.site_name or (config.display_name if config else None)
-    raw_entities = match.entities or explanation.get("entities") or {}
-    entities = {str(k): _names(v) for k, v in raw_entities.items() if v}
-    rules: Any = explanation.get("rules") or match.rules or []
     snippet = explanation.get("snippet")
     marks = (explanation.get("snippet_marks") or []) if snippet else []
+    topics = [_topic_score(m) for m in matches]
     return AlertView(
         title=article.title or article.feed_title or article.url,
         url=article.url,
         outlet=outlet or (source.name if source is not None else host),
-        topic=match.topic,
-        topic_label=match.topic_label or str(explanation.get("label") or match.topic),
-        score=float(match.score),
-        threshold=match.threshold,
+        topic=lead.topic,
+        topic_label=topics[0].label,
+        score=float(lead.score),
+        threshold=lead.threshold,
         published_at=article.published_at or article.feed_published_at,
-        snippet=str(snippet or match.snippet or ""),
+        snippet=str(snippet or lead.snippet or ""),
         snippet_marks=[(int(m[0]), int(m[1])) for m in marks if len(m) >= 2],
-        entities=entities,
-        rules=_names(list(rules) if isinstance(rules, dict) else rules),
-        pack_version=match.pack_version or str(explanation.get("pack_version") or ""),
+        entities=_merge_entities(matches),
+        rules=list(dict.fromkeys(r for t in topics for r in t.rules)),
+        pack_version=lead.pack_version or str(explanation.get("pack_version") or ""),
         source_name=source.name if source is not None else None,
         revision=article.revision_count or 0,
+        topics=topics,
     )
 
 
@@ -159,8 +198,8 @@ def insert_alert(session: Session, values: dict[str, Any]) -> tuple[Alert, bool]
     return created, True
 
 
-def _thread_root(session: Session, article: Article, topic: str, channel: str) -> Alert | None:
-    """The first unsuppressed alert of the article's story for this topic and channel."""
+def _thread_root(session: Session, article: Article, channel: str) -> Alert | None:
+    """The first unsuppressed alert of the article's story in this channel (any topic)."""
     if article.cluster_id is None:
         return None
     cluster_articles = select(Article.id).where(Article.cluster_id == article.cluster_id)
@@ -168,7 +207,6 @@ def _thread_root(session: Session, article: Article, topic: str, channel: str) -
         select(Alert)
         .where(
             Alert.kind == "alert",
-            Alert.topic == topic,
             Alert.channel == channel,
             Alert.status != "suppressed",
             Alert.article_id != article.id,
@@ -180,43 +218,126 @@ def _thread_root(session: Session, article: Article, topic: str, channel: str) -
     return session.scalars(stmt).first()
 
 
+def row_topics(row: Alert) -> list[str]:
+    """Every topic an outbox row announces (older rows name only their one topic)."""
+    view = (row.payload or {}).get("view") or {}
+    listed = [str(t.get("topic")) for t in view.get("topics") or [] if isinstance(t, dict)]
+    return listed or ([row.topic] if row.topic else [])
+
+
+def _again(
+    session: Session,
+    own: Sequence[Alert],
+    values: dict[str, Any],
+    article: Article,
+    topics: Sequence[str],
+    channel: str,
+) -> Alert:
+    """The article was alerted in this channel already: a revision or new topics, else nothing."""
+    first = own[0]
+    root_id = first.id if first.kind == "alert" else first.parent_alert_id
+    if first.status == "suppressed" or root_id is None:
+        return own[-1]
+    covered = {t for row in own for t in row_topics(row)}
+    new_topics = sorted(t for t in topics if t not in covered)
+    values = {**values, "kind": "follow_up", "parent_alert_id": root_id}
+    if article.revision_count:
+        revision = f"r{article.revision_count}"
+        key = idempotency_key("revision", f"a{article.id}", revision, channel)
+        row, inserted = insert_alert(session, {**values, "idempotency_key": key})
+        if inserted or not new_topics:
+            return row
+    if not new_topics:
+        return own[-1]
+    key = idempotency_key("topics", f"a{article.id}", "+".join(new_topics), channel)
+    return insert_alert(session, {**values, "idempotency_key": key})[0]
+
+
 def _enqueue_one(
-    session: Session, base: dict[str, Any], article: Article, topic: str, channel: str
+    session: Session, base: dict[str, Any], article: Article, topics: Sequence[str], channel: str
 ) -> Alert:
     values = {**base, "channel": channel}
     own = session.scalars(
         select(Alert)
         .where(
             Alert.article_id == article.id,
-            Alert.topic == topic,
             Alert.channel == channel,
             Alert.kind.in_(ALERT_KINDS),
         )
         .order_by(Alert.id)
     ).all()
-    if own:  # the same URL again: nothing new unless the article was revised since
-        first = own[0]
-        root_id = first.id if first.kind == "alert" else first.parent_alert_id
-        if first.status == "suppressed" or root_id is None or not article.revision_count:
-            return own[-1]
-        revision = f"r{article.revision_count}"
-        key = idempotency_key("revision", f"a{article.id}", revision, topic, channel)
-        values.update(kind="follow_up", parent_alert_id=root_id)
-        return insert_alert(session, {**values, "idempotency_key": key})[0]
-    root = _thread_root(session, article, topic, channel)
+    if own:  # the same URL again: nothing new unless revised or matching more topics
+        return _again(session, own, values, article, topics, channel)
+    root = _thread_root(session, article, channel)
     if root is None:
         story = f"c{article.cluster_id}" if article.cluster_id is not None else f"a{article.id}"
-        key = idempotency_key("alert", story, topic, channel)
+        key = idempotency_key("alert", story, channel)
         row, inserted = insert_alert(session, {**values, "idempotency_key": key, "kind": "alert"})
         if inserted or row.article_id == article.id:
             return row
         if row.status == "suppressed":  # the story was never announced: this article opens it
-            key = idempotency_key("alert", f"a{article.id}", topic, channel)
+            key = idempotency_key("alert", f"a{article.id}", channel)
             return insert_alert(session, {**values, "idempotency_key": key, "kind": "alert"})[0]
         root = row  # another article of the story won the race for the first alert
-    key = idempotency_key("follow", f"a{article.id}", topic, channel)
+    key = idempotency_key("follow", f"a{article.id}", channel)
     values.update(kind="follow_up", parent_alert_id=root.id)
     return insert_alert(session, {**values, "idempotency_key": key})[0]
+
+
+def enqueue_article_alerts(
+    session: Session,
+    *,
+    article: Article,
+    matches: Sequence[Match],
+    source: Source | None,
+    settings: Settings,
+    first_crawl: bool,
+    now: datetime | None = None,
+) -> list[Alert]:
+    """Write the outbox rows for an article's new matches: one per channel, every topic listed.
+
+    Only `matched` rows alert (possible and missed ones never do). Call it once per article
+    with all its new matches; a later call with more topics threads a short follow-up.
+    """
+    now = now or utcnow()
+    session.flush()  # the article and matches need their ids
+    alerting = [m for m in matches if (m.state or "matched") == "matched"]
+    if not alerting:
+        return []
+    reason = suppression_reason(article, source, settings, first_crawl=first_crawl, now=now)
+    by_channel: dict[str, list[Match]] = {}
+    for match in sorted(alerting, key=lambda m: (-float(m.score), m.topic)):
+        by_channel.setdefault(settings.alerts.channel_for(match.topic), []).append(match)
+    rows: list[Alert] = []
+    for channel, group in by_channel.items():
+        base: dict[str, Any] = {
+            "match_id": group[0].id,
+            "article_id": article.id,
+            "cluster_id": article.cluster_id,
+            "source_id": source.id if source is not None else None,
+            "topic": group[0].topic,
+            "status": "suppressed" if reason else "pending",
+            "last_error": reason,
+            "payload": {
+                "view": alert_view(article, group, source, settings).to_dict(),
+                "match_ids": [m.id for m in group],
+            },
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        row = _enqueue_one(session, base, article, [m.topic for m in group], channel)
+        rows.append(row)
+        log.info(
+            "event=alert_enqueued alert_id=%s kind=%s status=%s channel=%s topics=%s article_id=%s",
+            row.id,
+            row.kind,
+            row.status,
+            row.channel,
+            "+".join(m.topic for m in group),
+            row.article_id,
+        )
+    return rows
 
 
 def enqueue_match_alerts(
@@ -229,37 +350,16 @@ def enqueue_match_alerts(
     first_crawl: bool,
     now: datetime | None = None,
 ) -> list[Alert]:
-    """Write the outbox rows for a new match in the caller's transaction (one per channel)."""
-    now = now or utcnow()
-    session.flush()  # the article and match need their ids
-    reason = suppression_reason(article, source, settings, first_crawl=first_crawl, now=now)
-    base: dict[str, Any] = {
-        "match_id": match.id,
-        "article_id": article.id,
-        "cluster_id": article.cluster_id,
-        "source_id": source.id if source is not None else None,
-        "topic": match.topic,
-        "status": "suppressed" if reason else "pending",
-        "last_error": reason,
-        "payload": {"view": alert_view(article, match, source, settings).to_dict()},
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-    rows: list[Alert] = []
-    for channel in dict.fromkeys([settings.alerts.channel_for(match.topic)]):
-        row = _enqueue_one(session, base, article, match.topic, channel)
-        rows.append(row)
-        log.info(
-            "event=alert_enqueued alert_id=%s kind=%s status=%s channel=%s topic=%s article_id=%s",
-            row.id,
-            row.kind,
-            row.status,
-            row.channel,
-            row.topic,
-            row.article_id,
-        )
-    return rows
+    """One match's outbox rows (prefer `enqueue_article_alerts` with all the article's matches)."""
+    return enqueue_article_alerts(
+        session,
+        article=article,
+        matches=[match],
+        source=source,
+        settings=settings,
+        first_crawl=first_crawl,
+        now=now,
+    )
 
 
 def health_episode(source: Source, state: str) -> str:

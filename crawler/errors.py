@@ -2,6 +2,7 @@
 
     NewswatchError
     ├── ConfigError            a config, sources or topic-pack file is wrong (file, field, fix)
+    │   └── PipelineStartError a crawl's pipeline cannot start (pack, matcher): nothing fetched
     ├── StorageError           the database cannot be reached or migrated
     │   └── DatabaseLocked     another daemon holds the lock on this database
     ├── FetchError             a page or feed could not be fetched
@@ -39,6 +40,15 @@ class ConfigError(NewswatchError):
         if field:
             where += f"{field}: "
         super().__init__(f"{where}{message}")
+
+
+class PipelineStartError(ConfigError):
+    """A crawl's pipeline cannot start (topic pack or matcher unloadable); nothing was fetched."""
+
+    PREFIX = "pipeline cannot start"
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"{self.PREFIX}: {cause}")
 
 
 class StorageError(NewswatchError):

@@ -14,6 +14,7 @@ from typing import Any
 from w3lib.encoding import html_body_declared_encoding, html_to_unicode, resolve_encoding
 
 MIN_TEXT_CHARS = 200
+NOT_ARTICLE_STATUS = "not_article"
 MAX_TREE_SIZE = 60_000
 _DATE_PARAMS: dict[str, Any] = {
     "extensive_search": True,
@@ -55,7 +56,7 @@ class Extracted:
 class ExtractFailure:
     """Why nothing usable came out (stored as the article's status reason)."""
 
-    status: str  # "empty" | "failed"
+    status: str  # "empty" | "failed" | "not_article"
     reason: str
 
 
@@ -181,9 +182,22 @@ def extract_html(
     )
 
 
-def extract_to_dict(html: bytes, url: str | None, header_encoding: str | None) -> dict[str, Any]:
-    """Worker-process entry point: a picklable result (`ok` tells which kind)."""
+def extract_to_dict(
+    html: bytes, url: str | None, header_encoding: str | None, page_kind: bool = False
+) -> dict[str, Any]:
+    """Worker-process entry point: a picklable result (`ok` tells which kind).
+
+    With `page_kind`, an extracted page that turns out to be a listing (crawler.pagekind) comes
+    back as a `not_article` failure: the link evidence needs trafilatura's text.
+    """
     result = extract_html(html, url, header_encoding)
+    if isinstance(result, Extracted) and page_kind:
+        from crawler import pagekind
+
+        decoded = decode_html(html, header_encoding)[0]
+        verdict = pagekind.after_extraction(decoded, url or "", result.text, html)
+        if verdict.kind == pagekind.NOT_ARTICLE:
+            result = ExtractFailure(NOT_ARTICLE_STATUS, verdict.reason)
     if isinstance(result, Extracted):
         return {"ok": True, **result.to_dict()}
     return {"ok": False, "status": result.status, "reason": result.reason}

@@ -17,7 +17,9 @@ from scrapy.crawler import Crawler
 from twisted.internet import task
 
 from crawler.config import Settings, load_settings
+from crawler.errors import ConfigError, PipelineStartError
 from crawler.lifetime import die_with_parent, parent_from_env
+from crawler.pipelines.preflight import check_pipeline
 from crawler.sources import SourceConfig
 from crawler.storage import repo
 from crawler.storage.db import Database
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 _WARM: dict[Any, Any] = {}
 MAX_SAMPLES = 5
 TRANSIENT_ERRORS = frozenset({"dns", "connection", "timeout", "http_5xx", "http_429", "crashed"})
+# A page failed on our side (crawler.pipelines.base): it is retried, so this run's feed
+# validators must not be saved, or the next crawl gets `not_modified` and never sees it again.
+INTERNAL_ERROR_KIND = "internal"
 
 
 @dataclass
@@ -73,6 +78,11 @@ class CrawlContext:
     def had_transient_errors(self) -> bool:
         """Whether a retry later could succeed where this run failed."""
         return any(kind in TRANSIENT_ERRORS for kind in self.errors)
+
+    @property
+    def had_internal_failures(self) -> bool:
+        """Whether a page failed on our side (and must be seen again by the next crawl)."""
+        return self.errors[INTERNAL_ERROR_KIND] > 0
 
     @property
     def matcher(self) -> Any:
@@ -170,17 +180,29 @@ def apply_config(crawler: Crawler, settings: Settings) -> None:
 
 
 def create_context(crawler: Crawler, source_name: str, run_id: int | None) -> CrawlContext:
-    """Load config, open the database, create (or adopt) the CrawlRun row."""
+    """Load config, open the database, create (or adopt) the CrawlRun row, check the pipeline.
+
+    A pipeline that cannot start (config or topic pack unloadable) fails here, before anything
+    is fetched, with the run recorded `failed` and the cause as its message.
+    """
     config_path = crawler.settings.get("NEWSWATCH_CONFIG") or os.environ.get("NEWSWATCH_CONFIG")
     warm = crawler.settings.getbool("NEWSWATCH_WARM")
     if not warm and parent_from_env() is not None:
         die_with_parent(parent_from_env())  # a `scrapy crawl` child of a daemon or worker
-    if warm:
-        settings, db = _warm_settings(config_path)
-    else:
-        settings = load_settings(config_path)
-        db = Database(settings.database_url)
-    source = settings.source(source_name)
+    settings: Settings | None = None
+    shared_db: Database | None = None
+    try:
+        if warm:
+            settings, shared_db = _warm_settings(config_path)
+        else:
+            settings = load_settings(config_path)
+        source = settings.source(source_name)
+    except ConfigError as exc:
+        error = PipelineStartError(str(exc))
+        url = os.environ.get("NEWSWATCH_DATABASE_URL") or (settings and settings.database_url)
+        _record_start_failure(url or None, run_id, str(error))
+        raise error from exc
+    db = shared_db if shared_db is not None else Database(settings.database_url)
     with db.session() as session:
         row = repo.upsert_source(session, source)
         first_crawl = row.first_crawl_finished_at is None
@@ -189,10 +211,30 @@ def create_context(crawler: Crawler, source_name: str, run_id: int | None) -> Cr
         else:
             repo.adopt_run(session, run_id, os.getpid())
         source_id = row.id
+    try:
+        check_pipeline(settings)  # cached per process: free in a warm crawl process
+    except PipelineStartError as exc:
+        if not warm:
+            db.dispose()
+        _record_start_failure(settings.database_url, run_id, str(exc))
+        raise
     ctx = CrawlContext(settings, source, db, source_id, run_id, first_crawl, warm=warm)
     crawler.newswatch = ctx  # type: ignore[attr-defined]
     apply_config(crawler, settings)
     return ctx
+
+
+def _record_start_failure(database_url: str | None, run_id: int | None, message: str) -> None:
+    """Close the run as failed with the reason (when there is a run and a database to say it)."""
+    log.error("event=crawl_cannot_start run_id=%s reason=%s", run_id, message)
+    if run_id is None or not database_url:
+        return
+    db = Database(database_url)
+    try:
+        with db.session() as session:
+            repo.finish_run(session, run_id, status="failed", message=message)
+    finally:
+        db.dispose()
 
 
 def get_context(crawler: Crawler) -> CrawlContext:
@@ -211,6 +253,7 @@ class RunRecorder:
         self.loop: task.LoopingCall | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecorder:
@@ -232,6 +275,16 @@ class RunRecorder:
         except Exception as exc:  # a progress write must never stop the crawl
             log.warning("event=progress_flush_failed reason=%s", exc)
 
+    def item_error(self, item: Any, failure: Any) -> None:
+        """A stage raised (a bug of ours the stage did not catch): the page was not stored, so
+        it is not seen; record it so this run saves no feed validators and it comes back."""
+        ctx = getattr(self.crawler, "newswatch", None)
+        if ctx is None:
+            return
+        exc = getattr(failure, "value", failure)
+        url = str(getattr(item, "url", "?"))
+        ctx.record_error(INTERNAL_ERROR_KIND, url, f"pipeline error: {type(exc).__name__}: {exc}")
+
     def spider_closed(self, reason: str) -> None:
         """Record the run's final status, source health and feed validators."""
         if self.loop is not None and self.loop.running:
@@ -252,7 +305,7 @@ class RunRecorder:
         else:
             status = "ok"
         with ctx.db.session() as session:
-            if not ctx.had_transient_errors:
+            if not ctx.had_transient_errors and not ctx.had_internal_failures:
                 # A document that failed (an unparseable feed) is not a baseline: the next
                 # crawl fetches and judges it again instead of calling it "not modified".
                 good = {u: v for u, v in ctx.feed_states.items() if u not in ctx.error_urls}

@@ -52,6 +52,7 @@ ITEM_PIPELINES = {
     "crawler.pipelines.canonicalize.CanonicalizePipeline": 100,
     "crawler.pipelines.dedup.DedupPipeline": 200,
     "crawler.pipelines.prefilter.PrefilterPipeline": 300,
+    "crawler.pipelines.pagekind.PageKindPipeline": 350,
     "crawler.pipelines.extract.ExtractPipeline": 400,
     "crawler.pipelines.match.MatchPipeline": 500,
     "crawler.pipelines.cluster.ClusterPipeline": 600,

@@ -29,6 +29,7 @@ from scrapy.http import Request, Response
 from sqlalchemy import select
 
 from crawler.items import ArticleItem
+from crawler.storage import repo
 from crawler.storage.models import Article, utcnow
 from crawler.urls import canonicalize, fingerprint, host_of
 from spiders.base import HTML_TYPES, NewsSpider, header
@@ -224,7 +225,9 @@ class ArticleSpider(NewsSpider):
                 batch = wanted[start : start + 500]
                 rows = session.execute(
                     select(Article.id, Article.url, Article.fetched_at, Article.updated_at).where(
-                        Article.url_hash.in_([fingerprint(u) for u in batch])
+                        Article.url_hash.in_([fingerprint(u) for u in batch]),
+                        # failed_internal ones are fetched again anyway, as retries
+                        Article.status.not_in(repo.RETRYABLE_STATUSES),
                     )
                 )
                 for article_id, url, fetched, updated in rows:

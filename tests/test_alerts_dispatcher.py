@@ -15,6 +15,7 @@ import slack_standin as standin_module
 from rich.console import Console
 from slack_standin import TOKEN, FakeClock, SlackStandin
 from test_alerts_support import (
+    TOPIC,
     add_cluster,
     add_source,
     bot_sender,
@@ -23,6 +24,7 @@ from test_alerts_support import (
     row,
     rows,
     store_match,
+    store_topics,
 )
 
 from alerts.dispatcher import Dispatcher
@@ -642,3 +644,23 @@ def test_run_until_idle_respects_max(database: Database, slack_standin: SlackSta
 
 def test_kv_quotes_values() -> None:
     assert kv("x", a=1, b="two words", c=None, d='q"') == 'event=x a=1 b="two words" c="" d="q\\""'
+
+
+def test_article_with_two_topics_posts_one_message(
+    database: Database, slack_standin: SlackStandin
+) -> None:
+    clock = FakeClock()
+    settings = make_settings(slack_standin)
+    source_id = add_source(database)
+    store_topics(
+        database,
+        settings,
+        source_id=source_id,
+        title="two topics",
+        now=clock(),
+        topics=[(TOPIC, 0.9), ("sanctuary", 0.7)],
+    )
+    stats = dispatcher(database, settings, bot_sender(slack_standin), clock).run_until_idle()
+    assert stats.sent == 1
+    [posted] = slack_standin.posted
+    assert f"Label of {TOPIC} · Label of sanctuary" in posted.text

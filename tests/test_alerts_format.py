@@ -12,6 +12,7 @@ from slack_standin import block_problem
 from alerts.format import (
     AlertView,
     HealthView,
+    TopicScore,
     build_alert_message,
     build_digest_message,
     build_follow_up_message,
@@ -208,3 +209,45 @@ def test_empty_title_falls_back_to_url(title: str) -> None:
     assert (
         "|https://news.example.com/2025/01/ice-courthouse" in message["blocks"][0]["text"]["text"]
     )
+
+
+def test_one_message_lists_every_topic_with_its_score() -> None:
+    topics = [
+        TopicScore("courthouse_ice", "ICE arrests at courthouses", 0.91, 0.5, ["r1"]),
+        TopicScore("sanctuary", "Sanctuary *policy*", 0.64, 0.5, ["r2"]),
+    ]
+    message = build_alert_message(view(topics=topics))
+    problem = block_problem(message["blocks"])
+    assert problem is None, problem
+    fields = [f["text"] for b in message["blocks"] for f in b.get("fields", [])]
+    assert fields[0].startswith("*Topics (2)*")
+    assert "ICE arrests at courthouses — 0.91" in fields[0]
+    assert "Sanctuary ∗policy∗ — 0.64" in fields[0]  # page-side text stays escaped
+    assert "ICE arrests at courthouses · Sanctuary ∗policy∗" in message["text"]
+    single = build_alert_message(view())
+    single_fields = [f["text"] for b in single["blocks"] for f in b.get("fields", [])]
+    assert single_fields[:2] == [
+        "*Topic*\nICE arrests at courthouses",
+        "*Score*\n0.91 (threshold 0.50)",
+    ]
+
+
+def test_topic_found_later_follow_up_says_which() -> None:
+    parent = view()
+    later = view(
+        topics=[
+            TopicScore("courthouse_ice", "ICE arrests at courthouses", 0.91),
+            TopicScore("sanctuary", "Sanctuary policy", 0.64),
+        ]
+    )
+    reply = build_follow_up_message(later, parent=parent, threaded=True)
+    lead = reply["blocks"][0]["text"]["text"]
+    assert lead.startswith(":label: Now also matches *Sanctuary policy* (0.64)")
+    assert "ICE arrests at courthouses 0.91 · Sanctuary policy 0.64" in lead
+    assert reply["text"].startswith("Now also matches: ")
+
+
+def test_view_roundtrip_keeps_topics() -> None:
+    original = view(topics=[TopicScore("a", "A", 0.9, 0.5, ["x"]), TopicScore("b", "B", 0.6)])
+    assert AlertView.from_dict(original.to_dict()) == original
+    assert [t.topic for t in view().all_topics] == ["courthouse_ice"]

@@ -7,10 +7,19 @@ from datetime import timedelta
 
 from slack_standin import FakeClock
 from sqlalchemy import select
-from test_alerts_support import TOPIC, add_cluster, add_source, make_settings, rows, store_match
+from test_alerts_support import (
+    TOPIC,
+    add_cluster,
+    add_source,
+    make_settings,
+    rows,
+    store_match,
+    store_topics,
+)
 
 from alerts.format import AlertView
 from alerts.outbox import (
+    enqueue_article_alerts,
     enqueue_health_alert,
     enqueue_match_alerts,
     idempotency_key,
@@ -31,7 +40,7 @@ def test_one_pending_row_per_channel_with_view(database: Database) -> None:
         "#ice",
         TOPIC,
     )
-    assert alert.idempotency_key == f"alert:a{alert.article_id}:{TOPIC}:#ice"
+    assert alert.idempotency_key == f"alert:a{alert.article_id}:#ice"
     assert alert.next_attempt_at == clock() and alert.match_id is not None
     view = AlertView.from_dict(alert.payload["view"])
     assert (view.title, view.outlet, view.topic_label) == (
@@ -181,7 +190,7 @@ def test_same_story_becomes_follow_ups_of_the_first_alert(database: Database) ->
     [third] = store_match(
         database, settings, source_id=source_id, title="Three", now=now, cluster_id=cluster
     )
-    assert first.kind == "alert" and first.idempotency_key == f"alert:c{cluster}:{TOPIC}:#newswatch"
+    assert first.kind == "alert" and first.idempotency_key == f"alert:c{cluster}:#newswatch"
     assert (second.kind, second.parent_alert_id) == ("follow_up", first.id)
     assert (third.kind, third.parent_alert_id) == ("follow_up", first.id)
     other_topic = store_match(
@@ -355,3 +364,146 @@ def test_suppressed_rows_are_never_due(database: Database) -> None:
     store_match(database, settings, source_id=source_id, title="A", now=now, first_crawl=True)
     with database.session() as session:
         assert session.scalars(select(Alert).where(Alert.status == "pending")).all() == []
+
+
+def test_two_topics_one_channel_make_one_row_listing_both(database: Database) -> None:
+    now = FakeClock()()
+    settings = make_settings()
+    source_id = add_source(database)
+    [alert] = store_topics(
+        database,
+        settings,
+        source_id=source_id,
+        title="Both",
+        now=now,
+        topics=[("sanctuary", 0.7), (TOPIC, 0.9)],
+    )
+    assert alert.idempotency_key == f"alert:a{alert.article_id}:#newswatch"
+    assert alert.topic == TOPIC  # the lead topic is the highest-scoring one
+    view = AlertView.from_dict(alert.payload["view"])
+    assert [(t.topic, t.score) for t in view.all_topics] == [(TOPIC, 0.9), ("sanctuary", 0.7)]
+    assert view.snippet == f"snippet for {TOPIC}"
+    assert view.rules == [f"rule-{TOPIC}", "rule-sanctuary"]
+    with database.session() as session:
+        match_ids = sorted(m.id for m in session.scalars(select(Match)))
+    assert sorted(alert.payload["match_ids"]) == match_ids
+    assert len(rows(database)) == 1
+
+
+def test_topics_routed_to_different_channels_go_to_each(database: Database) -> None:
+    now = FakeClock()()
+    settings = make_settings(channels={"sanctuary": "#policy", "detention": "#policy"})
+    source_id = add_source(database)
+    made = store_topics(
+        database,
+        settings,
+        source_id=source_id,
+        title="Three",
+        now=now,
+        topics=[(TOPIC, 0.9), ("sanctuary", 0.6), ("detention", 0.8)],
+    )
+    by_channel = {a.channel: AlertView.from_dict(a.payload["view"]) for a in made}
+    assert set(by_channel) == {"#newswatch", "#policy"} and len(rows(database)) == 2
+    assert [t.topic for t in by_channel["#newswatch"].all_topics] == [TOPIC]
+    assert [t.topic for t in by_channel["#policy"].all_topics] == ["detention", "sanctuary"]
+
+
+def test_story_follow_up_threads_per_channel_whatever_the_topic(database: Database) -> None:
+    now = FakeClock()()
+    settings = make_settings()
+    source_id = add_source(database)
+    cluster = add_cluster(database)
+    [first] = store_topics(
+        database,
+        settings,
+        source_id=source_id,
+        title="A",
+        now=now,
+        topics=[(TOPIC, 0.9)],
+        cluster_id=cluster,
+    )
+    [second] = store_topics(
+        database,
+        settings,
+        source_id=source_id,
+        title="B",
+        now=now,
+        topics=[("sanctuary", 0.8), (TOPIC, 0.7)],
+        cluster_id=cluster,
+    )
+    assert (second.kind, second.parent_alert_id) == ("follow_up", first.id)
+    assert second.idempotency_key == f"follow:a{second.article_id}:#newswatch"
+
+
+def test_a_topic_found_later_threads_one_short_follow_up(database: Database) -> None:
+    now = FakeClock()()
+    settings = make_settings()
+    source_id = add_source(database)
+    [first] = store_match(database, settings, source_id=source_id, title="A", now=now)
+    for _ in range(2):  # a second rematch adds nothing
+        with database.session() as session:
+            article = session.scalars(select(Article)).one()
+            old = session.scalars(select(Match).where(Match.topic == TOPIC)).one()
+            new = session.scalar(select(Match).where(Match.topic == "sanctuary")) or Match(
+                article=article, topic="sanctuary", score=0.8, threshold=0.5, pack_version="1"
+            )
+            session.add(new)
+            source = session.get(Source, source_id)
+            [later] = enqueue_article_alerts(
+                session,
+                article=article,
+                matches=[new, old],
+                source=source,
+                settings=settings,
+                first_crawl=False,
+                now=now,
+            )
+        assert (later.kind, later.parent_alert_id) == ("follow_up", first.id)
+        assert later.idempotency_key == f"topics:a{first.article_id}:sanctuary:#newswatch"
+    assert len(rows(database)) == 2
+    # the same article with the same topics again: nothing new
+    with database.session() as session:
+        article = session.scalars(select(Article)).one()
+        source = session.get(Source, source_id)
+        again = enqueue_article_alerts(
+            session,
+            article=article,
+            matches=list(session.scalars(select(Match))),
+            source=source,
+            settings=settings,
+            first_crawl=False,
+            now=now,
+        )
+    assert len(rows(database)) == 2 and again[0].id in {r.id for r in rows(database)}
+
+
+def test_possible_and_missed_rows_never_alert(database: Database) -> None:
+    settings = make_settings()
+    source_id = add_source(database)
+    with database.session() as session:
+        article = Article(
+            url="https://e.example/p",
+            url_hash="p",
+            fetched_url="p",
+            status="extracted",
+            title="P",
+            source_id=source_id,
+        )
+        near = Match(
+            article=article,
+            topic=TOPIC,
+            score=0.4,
+            threshold=0.5,
+            pack_version="1",
+            state="possible",
+        )
+        session.add_all([article, near])
+        made = enqueue_article_alerts(
+            session,
+            article=article,
+            matches=[near],
+            source=session.get(Source, source_id),
+            settings=settings,
+            first_crawl=False,
+        )
+    assert made == [] and rows(database) == []

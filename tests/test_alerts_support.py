@@ -11,7 +11,7 @@ from slack_standin import TOKEN, FakeClock, SlackStandin
 from sqlalchemy import select
 
 from alerts.dispatcher import Dispatcher
-from alerts.outbox import enqueue_match_alerts
+from alerts.outbox import enqueue_article_alerts, enqueue_match_alerts
 from alerts.slack import Sender, SlackBotSender
 from crawler.config import Settings
 from crawler.storage.db import Database
@@ -129,6 +129,59 @@ def store_match(
             source=source,
             settings=settings,
             first_crawl=first_crawl,
+            now=now,
+        )
+
+
+def store_topics(
+    db: Database,
+    settings: Settings,
+    *,
+    source_id: int,
+    title: str,
+    now: datetime,
+    topics: list[tuple[str, float]],
+    cluster_id: int | None = None,
+) -> list[Alert]:
+    """Store one article matching several (topic, score) and enqueue it once, as the crawl does."""
+    url = "https://news.example/" + hashlib.sha1(title.encode()).hexdigest()[:12]
+    with db.session() as session:
+        source = session.get(Source, source_id)
+        article = Article(
+            url=url,
+            url_hash=hashlib.sha1(url.encode()).hexdigest()[:16],
+            fetched_url=url,
+            source_id=source_id,
+            status="extracted",
+            title=title,
+            site_name="Denver Daily",
+            published_at=now - timedelta(hours=1),
+            first_seen_at=now,
+            cluster_id=cluster_id,
+            text=f"ICE agents at the courthouse: {title}",
+        )
+        matches = [
+            Match(
+                article=article,
+                topic=topic,
+                topic_label=f"Label of {topic}",
+                score=score,
+                threshold=0.5,
+                pack_version="test-1",
+                snippet=f"snippet for {topic}",
+                explanation={"snippet": f"snippet for {topic}", "rules": [f"rule-{topic}"]},
+                entities={"place": ["Denver"]},
+            )
+            for topic, score in topics
+        ]
+        session.add_all([article, *matches])
+        return enqueue_article_alerts(
+            session,
+            article=article,
+            matches=matches,
+            source=source,
+            settings=settings,
+            first_crawl=False,
             now=now,
         )
 

@@ -465,6 +465,7 @@ def test_sitemap_index_and_sitemaps(site: SampleSite) -> None:
         site.base_url + "/sitemaps/news.xml",
         site.base_url + "/sitemaps/articles.xml",
         site.base_url + "/sitemaps/archive.xml.gz",
+        site.base_url + "/sitemaps/sections.xml",
     ]
 
     news = ET.fromstring(fetch(site.base_url + "/sitemaps/news.xml").body)

@@ -12,6 +12,7 @@ from test_spiders_support import Crawled, canonical, prepare, run_crawls, source
 from crawler.sample_site.content import Article as SampleArticle
 from crawler.sample_site.content import matches_query
 from crawler.sample_site.server import SampleSite, serve_pair
+from crawler.sample_site.sitemaps import LISTING_PATHS
 
 pytestmark = pytest.mark.slow
 QUERY = "ICE courthouse"
@@ -105,7 +106,11 @@ def test_sitemaps_follow_the_index_and_keep_the_lastmod_window(
     articles = visible(sites[0])
     expected = canonical(a for a in articles if in_window(a, now))
     too_old = canonical(a for a in articles if not in_window(a, now - timedelta(minutes=30)))
-    urls = job.urls()
+    stored = job.articles()
+    # The sections sitemap lists listing pages: stored as not_article, never as articles.
+    listings = {a.url for a in stored if a.status == "not_article"}
+    assert listings == canonical(sites[0].base_url + p for p in LISTING_PATHS)
+    urls = {a.url for a in stored if a.status != "not_article"}
     assert too_old and not urls & too_old  # the articles past the window were not fetched
     assert expected - urls == set()
     assert urls <= canonical(articles)  # nothing else: no year-old entry (those 404)
@@ -120,6 +125,7 @@ def test_sitemap_paths_were_fetched(sites: tuple[SampleSite, SampleSite]) -> Non
         "/sitemaps/news.xml",
         "/sitemaps/articles.xml",
         "/sitemaps/archive.xml.gz",
+        "/sitemaps/sections.xml",
     ):
         assert needed in paths
     old = [p for p in paths if "bodega-cat-wins-online-vote" in p or "ferry-ridership" in p]

@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from crawler.cli.context import AppContext, pass_app
 from crawler.daemon.runner import CrawlProcess, RunOutcome
-from crawler.errors import ConfigError
+from crawler.errors import ConfigError, PipelineStartError
+from crawler.sources import SourceConfig
+from crawler.storage import repo
 from crawler.storage.db import head_revision, upgrade
 from crawler.storage.models import CrawlRun
 
@@ -149,6 +151,7 @@ def crawl(
             path=str(settings.path) if settings.path else None,
         )
     db = app.db
+    _preflight(app, sources)
     limit = timeout if timeout is not None else settings.scheduler.crawl_timeout
     procs: list[CrawlProcess] = []
     lock = threading.Lock()
@@ -179,9 +182,28 @@ def crawl(
         click.echo(json.dumps([o.summary | {"source": o.source} for o in outcomes], indent=2))
     else:
         app.console.print(_summary_table(outcomes))
+    for o in outcomes:  # a crawl process found its pipeline could not start (config changed)
+        message = str(o.summary.get("message") or "")
+        if o.status == "failed" and message.startswith(PipelineStartError.PREFIX):
+            raise PipelineStartError(message.removeprefix(PipelineStartError.PREFIX + ": "))
     ok = {"ok", "partial", "not_modified"}
     if not any(o.status in ok for o in outcomes):
         sys.exit(1)
+
+
+def _preflight(app: AppContext, sources: list[SourceConfig]) -> None:
+    """Fail before fetching anything when the pipeline cannot start; record the runs failed."""
+    from crawler.pipelines.preflight import check_pipeline
+
+    try:
+        check_pipeline(app.settings)
+    except PipelineStartError as exc:
+        with app.db.session() as session:
+            for source in sources:
+                row = repo.upsert_source(session, source)
+                run = repo.create_run(session, row.id, trigger="manual", pid=None)
+                repo.finish_run(session, run.id, status="failed", message=str(exc))
+        raise
 
 
 def _runs(app: AppContext, procs: list[CrawlProcess]) -> dict[int, CrawlRun]:
@@ -219,6 +241,11 @@ def rematch(app: AppContext, since: str | None, alert: bool) -> None:
         f"rematched {stats.articles} articles: {stats.new_matches} new matches, "
         f"{stats.stale_matches} stored matches no longer fire (kept), "
         f"{stats.alerts} alerts queued"
+        + (
+            f"; {stats.retried} pages that had failed on our side processed again"
+            if stats.retried
+            else ""
+        )
     )
 
 

@@ -100,7 +100,11 @@ class ClusterPipeline(Stage):
         if item.status != "extracted" or item.extracted is None or not item.matches:
             return item  # only articles that matched are clustered (see the module doc)
         ex = item.extracted
-        fp = fingerprint(ex.title or item.feed_title, ex.text)
+        try:
+            fp = fingerprint(ex.title or item.feed_title, ex.text)
+        except Exception as exc:  # an alert threaded wrongly is worse than one retried later
+            self.fail_internal(item, "clustering", exc)
+            return item
         item.title_key = fp.title_key
         item.simhash = fp.simhash
         item.extra["fingerprint"] = fp

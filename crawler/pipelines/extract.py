@@ -1,9 +1,14 @@
-"""Stage 4: trafilatura extraction in the crawl's worker processes, off the reactor thread."""
+"""Stage 4: trafilatura extraction in the crawl's worker processes, off the reactor thread.
+
+A worker that died or timed out is our failure, not the page's: the item becomes
+`failed_internal` (retried by a later crawl), never a terminal `failed`.
+"""
 
 from __future__ import annotations
 
 from crawler.extract import Extracted, extract_to_dict, result_from_dict
 from crawler.items import ArticleItem
+from crawler.pagekind import ARTICLE
 from crawler.pipelines.base import Stage
 from crawler.pipelines.workers import WorkerFailed
 
@@ -23,13 +28,20 @@ class ExtractPipeline(Stage):
         """Scrapy hook (awaits the worker without blocking the reactor)."""
         if item.status != "pending":
             return item
+        # The link evidence of crawler.pagekind is only needed where the cheap signals
+        # (metadata, URL shape) left the page kind open.
+        page_kind = item.extra.get("page_kind") != ARTICLE
         try:
-            data = await self.ctx.workers.run(extract_to_dict, item.body, item.url, item.encoding)
+            data = await self.ctx.workers.run(
+                extract_to_dict, item.body, item.url, item.encoding, page_kind
+            )
+            result = result_from_dict(data)
         except WorkerFailed as exc:
-            item.status, item.status_reason = "failed", f"extraction {exc}"
-            self.ctx.record_error("extraction", item.url, item.status_reason)
+            self.fail_internal(item, "extraction", str(exc))
             return item
-        result = result_from_dict(data)
+        except Exception as exc:  # a bug of ours must not make the page count as seen
+            self.fail_internal(item, "extraction", exc)
+            return item
         if isinstance(result, Extracted):
             item.extracted = result
             item.status = "extracted"

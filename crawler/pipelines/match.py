@@ -21,7 +21,12 @@ class MatchPipeline(Stage):
             lang=ex.language,
             url=item.canonical_url,
         )
-        item.matches = self.ctx.matcher.match(doc)
+        try:
+            item.matches = self.ctx.matcher.match(doc)
+        except Exception as exc:  # a matcher or pack bug: retry this page once it is fixed
+            item.matches = []
+            self.fail_internal(item, "matching", exc)
+            return item
         if item.matches:
             self.ctx.count("matched")
         return item

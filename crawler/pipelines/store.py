@@ -34,9 +34,10 @@ MATERIAL_SIMILARITY = 0.9
 
 
 def _enqueue_alerts(session: Any, **kwargs: Any) -> None:
-    from alerts.outbox import enqueue_match_alerts
+    # One call per article with all its matches: one Slack message per channel lists them all.
+    from alerts.outbox import enqueue_article_alerts
 
-    enqueue_match_alerts(session, **kwargs)
+    enqueue_article_alerts(session, **kwargs)
 
 
 def _sha1(text: str | None) -> str | None:
@@ -76,6 +77,29 @@ def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
     page.encoding, page.content_type, page.fetched_at = item.encoding, item.content_type, utcnow()
 
 
+# What a retry of a `failed_internal` article refreshes (its URL, source and first_seen_at stay).
+RETRY_COLUMNS = (
+    "fetched_url",
+    "crawl_run_id",
+    "discovered_via",
+    "http_status",
+    "status",
+    "status_reason",
+    "title",
+    "author",
+    "published_at",
+    "site_name",
+    "language",
+    "description",
+    "text",
+    "text_sha1",
+    "simhash",
+    "feed_title",
+    "feed_published_at",
+    "feed_guid",
+)
+
+
 def article_from_item(item: ArticleItem, source_id: int, run_id: int) -> Article:
     """An Article row from a pipeline item (extracted fields where extraction succeeded)."""
     ex = item.extracted
@@ -90,6 +114,7 @@ def article_from_item(item: ArticleItem, source_id: int, run_id: int) -> Article
         http_status=item.http_status,
         status=item.status,
         status_reason=item.status_reason,
+        attempts=1,
         title=(ex.title if ex is not None else None) or item.feed_title,
         author=ex.author if ex is not None else None,
         # The feed's timestamp is the publisher's own and carries the time of day; pages often
@@ -117,39 +142,20 @@ class StorePipeline(Stage):
         revision_of = item.extra.get("revision_of")
         if revision_of is not None and self._store_revision(item, int(revision_of)):
             return item
-        keep_raw = ctx.settings.crawl.keep_raw_html_days > 0
         try:
-            with ctx.db.session() as session:
-                article = article_from_item(item, ctx.source_id, ctx.run_id)
-                session.add(article)
-                session.flush()
-                if keep_raw:
-                    repo.add_raw_page(
-                        session,
-                        article,
-                        item.body,
-                        item.encoding,
-                        item.content_type,
-                        item.extra.get("raw_gzip"),
-                    )
-                _cluster(session, article, item)
-                source = session.get(Source, ctx.source_id)
-                for result in item.matches:
-                    match = repo.match_from_result(article, result)
-                    session.add(match)
-                    session.flush()
-                    _enqueue_alerts(
-                        session,
-                        article=article,
-                        match=match,
-                        source=source,
-                        settings=ctx.settings,
-                        first_crawl=ctx.first_crawl,
-                    )
-        except IntegrityError as exc:
+            stored = self._write(item)
+        except Exception as exc:  # our failure: record the page as failed_internal if we can
+            self.fail_internal(item, "storing", exc)
+            item.matches, item.extracted = [], None
+            item.extra.pop("fingerprint", None)
+            try:
+                stored = self._write(item)
+            except Exception as again:
+                # Not stored, so not seen either: the next crawl fetches the page again.
+                raise DropItem(f"could not store {item.canonical_url}: {again}") from again
+        if not stored:
             ctx.count("duplicates")
-            raise DropItem(f"stored concurrently: {item.canonical_url}") from exc
-        ctx.count("new_articles")
+            raise DropItem(f"stored concurrently: {item.canonical_url}")
         if item.status != "extracted":
             log.info(
                 "event=article_not_extracted url=%s status=%s reason=%s",
@@ -158,6 +164,89 @@ class StorePipeline(Stage):
                 item.status_reason,
             )
         return item
+
+    def _write(self, item: ArticleItem) -> bool:
+        """Insert the article, or complete a stored `failed_internal` one; False if done."""
+        try:
+            self._insert(item)
+        except IntegrityError:
+            return self._store_retry(item)
+        self.ctx.count("new_articles")
+        return True
+
+    def _insert(self, item: ArticleItem) -> None:
+        ctx = self.ctx
+        with ctx.db.session() as session:
+            article = article_from_item(item, ctx.source_id, ctx.run_id)
+            session.add(article)
+            session.flush()
+            if ctx.settings.crawl.keep_raw_html_days > 0:
+                repo.add_raw_page(
+                    session,
+                    article,
+                    item.body,
+                    item.encoding,
+                    item.content_type,
+                    item.extra.get("raw_gzip"),
+                )
+            self._add_matches(session, article, item)
+
+    def _add_matches(self, session: Session, article: Article, item: ArticleItem) -> None:
+        """Cluster the article, then store its matches with their outbox rows."""
+        ctx = self.ctx
+        _cluster(session, article, item)
+        existing = {m.topic for m in article.matches}
+        matches = [
+            repo.match_from_result(article, result)
+            for result in item.matches
+            if result.topic not in existing
+        ]
+        if not matches:
+            return
+        session.add_all(matches)
+        session.flush()
+        _enqueue_alerts(
+            session,
+            article=article,
+            matches=matches,
+            source=session.get(Source, ctx.source_id),
+            settings=ctx.settings,
+            first_crawl=ctx.first_crawl,
+        )
+
+    def _store_retry(self, item: ArticleItem) -> bool:
+        """Process again an article stored as `failed_internal`; False when it is done with."""
+        ctx = self.ctx
+        with ctx.db.session() as session:
+            article = repo.article_by_url(session, item.canonical_url)
+            if article is None or article.status not in repo.RETRYABLE_STATUSES:
+                return False
+            attempts = article.attempts + 1
+            if item.status == repo.FAILED_INTERNAL and attempts >= repo.MAX_INTERNAL_ATTEMPTS:
+                item.status = "failed"
+                item.status_reason = f"gave up after {attempts} attempts: {item.status_reason}"
+                log.warning(
+                    "event=article_gave_up url=%s attempts=%s reason=%s",
+                    item.canonical_url,
+                    attempts,
+                    item.status_reason,
+                )
+            fresh = article_from_item(item, ctx.source_id, ctx.run_id)
+            for column in RETRY_COLUMNS:
+                setattr(article, column, getattr(fresh, column))
+            article.attempts, article.fetched_at = attempts, utcnow()
+            if ctx.settings.crawl.keep_raw_html_days > 0:
+                _keep_raw(session, article, item)
+            session.flush()
+            self._add_matches(session, article, item)
+        ctx.count("retried")
+        log.info(
+            "event=article_retried url=%s attempt=%s status=%s",
+            item.canonical_url,
+            attempts,
+            item.status,
+        )
+        return True
 
     def _store_revision(self, item: ArticleItem, article_id: int) -> bool:
         """Record a refetched article's new version; False when the article is gone."""
@@ -220,6 +309,7 @@ class StorePipeline(Stage):
         ctx = self.ctx
         source = session.get(Source, ctx.source_id)
         existing = {m.topic: m for m in article.matches}
+        changed: list[Match] = []
         for result in item.matches:
             match = existing.get(result.topic)
             if match is None:
@@ -229,12 +319,15 @@ class StorePipeline(Stage):
                 _update_match(match, result)
             else:
                 continue
-            session.flush()
-            _enqueue_alerts(
-                session,
-                article=article,
-                match=match,
-                source=source,
-                settings=ctx.settings,
-                first_crawl=ctx.first_crawl,
-            )
+            changed.append(match)
+        if not changed:
+            return
+        session.flush()
+        _enqueue_alerts(
+            session,
+            article=article,
+            matches=changed,
+            source=source,
+            settings=ctx.settings,
+            first_crawl=ctx.first_crawl,
+        )

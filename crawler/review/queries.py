@@ -307,7 +307,9 @@ def get_match(session: Session, match_id: int) -> MatchDetail | None:
         .where(Match.article_id == article.id, Match.id != match.id)
         .order_by(Match.topic)
     ).all()
-    alerts = session.scalars(select(Alert).where(Alert.match_id == match.id).order_by(Alert.id))
+    # One outbox row per article and channel lists every topic: the article's rows are this
+    # match's alerts too.
+    alerts = session.scalars(select(Alert).where(Alert.article_id == article.id).order_by(Alert.id))
     reviews = session.scalars(select(Review).where(Review.match_id == match.id).order_by(Review.id))
     return MatchDetail(
         row=_to_row(match, article, source),

@@ -128,6 +128,13 @@ class Router:
         if path == "/sitemaps/articles.xml":
             text = smap.articles_sitemap(ctx, visible, now=now)
             return Response.text(text, XML, last_modified=newest)
+        if path == "/sitemaps/sections.xml":
+            text = smap.sections_sitemap(ctx, lastmod=newest)
+            return Response.text(text, XML, last_modified=newest)
+        if path == smap.COVERAGE_PATH:
+            items = [a for a in visible if matches_query(a, "courthouse")]
+            intro = "Every story on immigration arrests at the city's courthouses."
+            return self._listing(ctx, "Courthouse arrests", path, items, query, intro)
         if path == "/sitemaps/archive.xml.gz":
             body = smap.archive_sitemap_gz(ctx, visible, now=self._site._start)
             return Response(body=body, content_type=GZIP, last_modified=self._site._start)

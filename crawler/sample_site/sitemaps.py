@@ -1,4 +1,6 @@
-"""robots.txt and sitemaps: an index, a Google News sitemap, a plain one, a gzipped archive."""
+"""robots.txt and sitemaps: an index, a Google News sitemap, a plain one, a gzipped archive,
+and a sitemap of listing pages (home, sections, tags, a coverage hub) as real sites have:
+pages full of watched headlines that are not articles and must never alert."""
 
 from __future__ import annotations
 
@@ -9,7 +11,23 @@ from crawler.sample_site.content import Article
 from crawler.sample_site.render import SECTION_LABELS, PageContext, esc, rfc3339
 
 NEWS_WINDOW = timedelta(hours=48)
-SITEMAPS = ("/sitemaps/news.xml", "/sitemaps/articles.xml", "/sitemaps/archive.xml.gz")
+SITEMAPS = (
+    "/sitemaps/news.xml",
+    "/sitemaps/articles.xml",
+    "/sitemaps/archive.xml.gz",
+    "/sitemaps/sections.xml",
+)
+# Listing pages the sections sitemap lists. The coverage hub's URL has no listing shape and the
+# page no metadata: only its links tell it is not an article (crawler.pagekind).
+COVERAGE_PATH = "/coverage/courthouse-arrests.html"
+LISTING_PATHS = (
+    "/",
+    "/section/immigration/",
+    "/section/courts/",
+    "/tag/immigration/",
+    "/tag/courts/",
+    COVERAGE_PATH,
+)
 _DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 _NEWS_NS = 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
@@ -109,3 +127,8 @@ def archive_sitemap_gz(ctx: PageContext, articles: list[Article], *, now: dateti
     older = [(a.url, a.modified) for a in articles if now - a.published > timedelta(hours=24)]
     text = _urlset(older + old_entries(ctx, now=now))
     return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
+def sections_sitemap(ctx: PageContext, *, lastmod: datetime) -> str:
+    """Plain sitemap of the listing pages, dated like the newest article (they change with it)."""
+    return _urlset([(ctx.base_url + path, lastmod) for path in LISTING_PATHS])

@@ -174,9 +174,11 @@ class Article(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
     http_status: Mapped[int | None]
-    # extracted | empty | failed | skipped_prefilter | not_html | too_large | http_error | blocked
+    # extracted | empty | failed | skipped_prefilter | not_article | failed_internal (our side:
+    # retried, not seen; `failed` after repo.MAX_INTERNAL_ATTEMPTS) | not_html | too_large …
     status: Mapped[str] = mapped_column(String(30), index=True)
     status_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     title: Mapped[str | None] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(index=True)

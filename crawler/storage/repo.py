@@ -16,6 +16,11 @@ from crawler.urls import fingerprint
 
 SEEN_BATCH = 500
 SUCCESS_STATUSES = frozenset({"ok", "partial", "not_modified"})
+# Article statuses: a failure on our side is retried (not seen) up to MAX_INTERNAL_ATTEMPTS
+# processing attempts, then becomes a terminal `failed` with the reason.
+FAILED_INTERNAL = "failed_internal"
+RETRYABLE_STATUSES = frozenset({FAILED_INTERNAL})
+MAX_INTERNAL_ATTEMPTS = 3
 
 
 def upsert_source(session: Session, config: SourceConfig) -> Source:
@@ -125,17 +130,29 @@ def main_error_kind(run: CrawlRun) -> str:
     return run.status
 
 
-def seen_urls(session: Session, urls: Iterable[str]) -> set[str]:
-    """Which of these canonical URLs are already stored (batched, indexed by hash)."""
+def stored_statuses(session: Session, urls: Iterable[str]) -> dict[str, str]:
+    """The status of each of these canonical URLs that is stored (batched, indexed by hash)."""
     wanted = list(dict.fromkeys(urls))
-    found: set[str] = set()
+    found: dict[str, str] = {}
     for start in range(0, len(wanted), SEEN_BATCH):
         batch = wanted[start : start + SEEN_BATCH]
         hashes = [fingerprint(u) for u in batch]
-        rows = session.execute(select(Article.url).where(Article.url_hash.in_(hashes)))
-        stored = {r[0] for r in rows}
-        found.update(u for u in batch if u in stored)
+        rows = session.execute(
+            select(Article.url, Article.status).where(Article.url_hash.in_(hashes))
+        )
+        stored = {r[0]: r[1] for r in rows}
+        found.update((u, stored[u]) for u in batch if u in stored)
     return found
+
+
+def seen_urls(session: Session, urls: Iterable[str]) -> set[str]:
+    """Which of these canonical URLs are stored and done with (batched, indexed by hash).
+
+    An article that failed on our side (`failed_internal`) is not seen: the next crawl fetches
+    and processes it again, until MAX_INTERNAL_ATTEMPTS make it a terminal `failed`.
+    """
+    stored = stored_statuses(session, urls)
+    return {u for u, status in stored.items() if status not in RETRYABLE_STATUSES}
 
 
 def article_by_url(session: Session, url: str) -> Article | None:

@@ -33,9 +33,22 @@ def upgrade() -> None:
         op.create_foreign_key(
             FK_NAME, 'story_clusters', 'articles', ['first_article_id'], ['id'], ondelete='SET NULL'
         )
+    # Processing attempts of an article (failed_internal rows are retried up to a limit).
+    with op.batch_alter_table('articles') as batch:
+        batch.add_column(sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'))
+    # Before this revision a dead or stuck extraction worker was recorded as a terminal
+    # `failed` (and so counted as seen): make those rows retryable (`newswatch rematch`).
+    op.execute(
+        "UPDATE articles SET status = 'failed_internal', attempts = 1 WHERE status = 'failed' "
+        "AND (status_reason = 'extraction worker process died' "
+        "OR status_reason LIKE 'extraction took longer than %')"
+    )
 
 
 def downgrade() -> None:
+    op.execute("UPDATE articles SET status = 'failed' WHERE status = 'failed_internal'")
+    with op.batch_alter_table('articles') as batch:
+        batch.drop_column('attempts')
     bind = op.get_bind()
     if bind.dialect.name != 'sqlite':
         fks = sa.inspect(bind).get_foreign_keys('story_clusters')
