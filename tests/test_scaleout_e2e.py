@@ -7,6 +7,7 @@ Every wait polls the database, the stand-in or a log against a deadline."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -175,9 +176,8 @@ def test_distributed_mode_survives_a_killed_worker_and_leader(
         with db.session() as session:
             host_pid = session.get(CrawlRun, killed_run).pid  # type: ignore[union-attr]
         victim.kill()
-        received = [line for line in victim.log().splitlines()
-                    if "received" in line and "'slowpoke'" in line]  # fmt: skip
-        job_id = received[-1].split("newswatch.crawl[", 1)[1].split("]", 1)[0]
+        started = re.findall(r"event=crawl_job_started source=slowpoke job_id=(\S+)", victim.log())
+        job_id = started[-1]
         assert host_pid is not None
         _, alive = psutil.wait_procs([psutil.Process(host_pid)], timeout=10)
         assert not alive, "the killed worker's crawl process outlived it"
@@ -202,8 +202,8 @@ def test_distributed_mode_survives_a_killed_worker_and_leader(
         wait_for("slowpoke crawled by the other worker", recrawled, procs, 90)
         # The unacknowledged job itself comes back (visibility timeout): crawled, or dropped as
         # a duplicate when the new leader's job crawled the source first.
-        wait_for("the killed job redelivered", lambda: f"Task newswatch.crawl[{job_id}] succeeded"
-                 in survivor.log(), procs, 60)  # fmt: skip
+        came_back = re.compile(rf"event=crawl_(done|job_dropped) source=slowpoke job_id={job_id}")
+        wait_for("the killed job redelivered", lambda: came_back.search(survivor.log()), procs, 60)
         wait_for("every alert sent", outbox_quiet, procs, 60)
     finally:
         for proc in procs:

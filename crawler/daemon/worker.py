@@ -101,26 +101,35 @@ class CrawlWorker:
         """Run one crawl job; returns what happened (for the log and the tests)."""
         source = self.sources.get(name)
         if source is None:
-            log.warning("crawl_job_dropped", source=name, reason="unknown_source")
+            log.warning("crawl_job_dropped", source=name, job_id=job_id, reason="unknown_source")
             return "unknown_source"
         enqueued_at = datetime.fromisoformat(enqueued)
         with self.db.session() as session:
             got = leases.acquire(session, name, self.id, ttl=self.lease_ttl, job_id=job_id)
             source_id = repo.upsert_source(session, source).id
         if not got:
-            log.info("crawl_job_deferred", source=name, reason="leased_by_another_worker")
+            log.info("crawl_job_deferred", source=name, job_id=job_id, reason="leased")
             return "leased"
         try:
             if self._already_crawled(source_id, enqueued_at):
-                log.info("crawl_job_dropped", source=name, reason="crawled_since_enqueued")
+                log.info(
+                    "crawl_job_dropped", source=name, job_id=job_id, reason="crawled_since_enqueued"
+                )
                 return "duplicate"
+            log.info("crawl_job_started", source=name, job_id=job_id)
             self._close_lost_runs(source_id)
             stop_orphans(self.db, source_id=source_id)
             outcome = self.hosts.run(source, trigger="schedule", on_start=self._started)
             self.running.pop(name, None)
             settle(self.db, self.settings, source)
             self.metrics.crawl_done(outcome)
-            log.info("crawl_done", source=name, run_id=outcome.run_id, status=outcome.status)
+            log.info(
+                "crawl_done",
+                source=name,
+                job_id=job_id,
+                run_id=outcome.run_id,
+                status=outcome.status,
+            )
             return outcome.status
         finally:
             self.running.pop(name, None)
