@@ -212,6 +212,7 @@ def test_distributed_mode_survives_a_killed_worker_and_leader(
         wait_for("every alert sent", outbox_quiet, procs, 60)
     finally:
         codes = {proc.name: proc.stop() for proc in procs}
+    assert codes["standby"] == 0 and codes[survivor.name] == 0, codes  # SIGTERM: clean stops
     with db.session() as session:
         killed = session.get(CrawlRun, killed_run)
         assert killed is not None and killed.status in ("crashed", "killed")
