@@ -71,6 +71,8 @@ class ScaleSizes:
 
 
 QUICK = ScaleSizes(sources=40, window_s=10.0, workers=(1,), interval_s=20.0)
+# Inside a whole `make bench` (10-minute budget): shorter windows, 1 and 3 workers only.
+SHORT = ScaleSizes(window_s=15.0, workers=(1, 3))
 
 
 class FeedSite:
@@ -381,9 +383,11 @@ def _redis() -> str | None:
         return None
 
 
-def run_scale(tmp: Path, *, quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
+def run_scale(
+    tmp: Path, *, quick: bool, log: Callable[[str], None], short: bool = False
+) -> dict[str, Any]:
     """Every mode in one run; the figures and the goals."""
-    sizes = QUICK if quick else ScaleSizes()
+    sizes = QUICK if quick else SHORT if short else ScaleSizes()
     out: dict[str, Any] = {"sizes": sizes.__dict__, "load_avg_start": load_avg(), "modes": {}}
     work = tmp / "scale"
     modes = out["modes"]
