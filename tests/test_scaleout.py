@@ -287,3 +287,13 @@ def test_a_redelivered_or_duplicated_job_crawls_nothing_twice(
             assert session.scalar(select(func.count()).select_from(Article)) == stored
             assert session.scalar(select(func.count()).select_from(CrawlRun)) == 1
         db.dispose()
+
+
+def test_a_busy_metrics_port_is_a_one_line_config_error() -> None:
+    from crawler.errors import ConfigError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(ConfigError, match="cannot serve metrics on 127.0.0.1"):
+            Metrics("daemon").serve(busy.getsockname()[1])

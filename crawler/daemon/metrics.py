@@ -12,6 +12,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from crawler.errors import ConfigError
+
 log = logging.getLogger(__name__)
 PAGE_FIELDS = ("pages_fetched", "new_articles", "duplicates", "skipped", "matched", "failed")
 
@@ -65,7 +67,13 @@ class Metrics:
 
     def serve(self, port: int, host: str = "127.0.0.1") -> int:
         """Serve /metrics on host:port (0 picks a free port); returns the port."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}; "
+                "choose another --metrics-port"
+            ) from None
         self.server = server
         bound = int(server.server_address[1])
         log.info("event=metrics_serving url=http://%s:%s/metrics", host, bound)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from crawler.config import Settings
 from crawler.daemon import health, leases
@@ -24,10 +25,11 @@ from crawler.daemon.hosts import HostedRun, HostPool
 from crawler.daemon.jobs import backoff_delay
 from crawler.daemon.metrics import Metrics
 from crawler.daemon.orphans import stop_orphans
+from crawler.errors import StorageError
 from crawler.logs import get_logger
 from crawler.sources import SourceConfig
 from crawler.storage import repo
-from crawler.storage.db import Database
+from crawler.storage.db import Database, describe
 from crawler.storage.models import CrawlRun, utcnow
 
 log = get_logger(__name__)
@@ -167,7 +169,11 @@ class CrawlWorker:
 
         @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
         def crawl(task: Any, name: str, enqueued: str) -> str:
-            result = self.handle(name, enqueued, task.request.id)
+            try:
+                result = self.handle(name, enqueued, task.request.id)
+            except (DBAPIError, StorageError) as exc:  # the database is away: try again soon
+                log.warning("db_unavailable", job=f"crawl:{name}", reason=describe(exc))
+                raise task.retry(countdown=LEASE_RETRY_DELAY, max_retries=LEASE_RETRIES) from None
             if result == "leased" and task.request.retries < LEASE_RETRIES:
                 # Another worker crawls the source (or died holding the lease): ask again
                 # later; by then it is done (this job is then a duplicate) or taken over.
