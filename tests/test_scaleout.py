@@ -295,5 +295,5 @@ def test_a_busy_metrics_port_is_a_one_line_config_error() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        with pytest.raises(ConfigError, match="cannot serve metrics on 127.0.0.1"):
+        with pytest.raises(ConfigError, match=r"cannot serve metrics on 127\.0\.0\.1"):
             Metrics("daemon").serve(busy.getsockname()[1])
