@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from alerts.format import HealthView, build_health_message
-from alerts.slack import SlackBotSender, WebhookSender
+from alerts.slack import SlackBotSender, WebhookSender, check_webhook_url
 from crawler.config import Settings
 from crawler.errors import AlertError, AlertRetryableError
 
@@ -84,6 +86,51 @@ def _check_channel(
     return True, f"channel {name}: the bot is a member"
 
 
+# Slack's token prefixes: only a bot token (xoxb-) posts as the app and returns `ts` for threads.
+TOKEN_KINDS = {
+    "xoxp-": "a user token",
+    "xoxa-": "an app token",
+    "xapp-": "an app-level token (Socket Mode only)",
+    "xoxe-": "a refresh token",
+    "xoxc-": "a browser session token",
+    "xoxs-": "a legacy session token",
+}
+
+
+def token_problem(token: str) -> str | None:
+    """Why a SLACK_BOT_TOKEN is not a bot token (never quoting the token), or None."""
+    token = token.strip()
+    if token.startswith("xoxb-"):
+        return None
+    kind = next((k for p, k in TOKEN_KINDS.items() if token.startswith(p)), None)
+    what = f"it is {kind} ({token[:5]}…)" if kind else "it does not start with xoxb-"
+    return (
+        f"SLACK_BOT_TOKEN is not a bot token: {what}; use the Bot User OAuth Token (xoxb-…) "
+        "from the Slack app's OAuth & Permissions page"
+    )
+
+
+def _loopback(host: str | None) -> bool:
+    if host in ("localhost", None):
+        return host is not None
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def webhook_problem(url: str) -> str | None:
+    """Why a SLACK_WEBHOOK_URL must not be used (never quoting the URL's secret path), or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme == "https" or (parts.scheme == "http" and _loopback(parts.hostname)):
+        return None  # plain http only to a stand-in on this machine
+    return (
+        f"SLACK_WEBHOOK_URL is not an https URL ({parts.scheme or 'no'} scheme, host "
+        f"{parts.hostname or '?'}): the URL is a secret and must travel encrypted; Slack's "
+        "webhooks are https://hooks.slack.com/services/…"
+    )
+
+
 def check_slack(settings: Settings, *, post: bool = False) -> CheckResult:
     """Check the token (auth.test and each channel) or the webhook (only by posting)."""
     token = settings.slack.bot_token
@@ -91,6 +138,9 @@ def check_slack(settings: Settings, *, post: bool = False) -> CheckResult:
     message = build_health_message(TEST_MESSAGE)
     if token:
         result = CheckResult("slack")
+        problem = token_problem(token)
+        if problem:
+            result.add(False, problem)
         sender = SlackBotSender(
             token, api_url=settings.slack.api_url, timeout=settings.slack.timeout
         )
@@ -122,6 +172,11 @@ def check_slack(settings: Settings, *, post: bool = False) -> CheckResult:
         return result
     if url:
         result = CheckResult("webhook")
+        check_webhook_url(url)  # not a URL at all: ConfigError, exit 2
+        problem = webhook_problem(url)
+        if problem:
+            result.add(False, problem + "; nothing was posted")
+            return result
         if not post:
             result.add(
                 True,

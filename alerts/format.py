@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+# The views live in alerts.views; callers may import them from here, as they always have.
+from alerts.views import AlertView as AlertView
+from alerts.views import HealthView as HealthView
+from alerts.views import TopicScore as TopicScore
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -44,101 +48,6 @@ HEALTH_EMOJI = {
     "quiet": ":zzz:",
     "recovered": ":white_check_mark:",
 }
-
-
-@dataclass(frozen=True)
-class TopicScore:
-    """One topic an alert announces: its label, score and the rules that fired."""
-
-    topic: str
-    label: str
-    score: float
-    threshold: float | None = None
-    rules: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TopicScore:
-        """Rebuild a topic stored by `AlertView.to_dict`."""
-        threshold = data.get("threshold")
-        return cls(
-            topic=str(data.get("topic") or ""),
-            label=str(data.get("label") or data.get("topic") or ""),
-            score=float(data.get("score") or 0.0),
-            threshold=None if threshold is None else float(threshold),
-            rules=[str(r) for r in data.get("rules") or []],
-        )
-
-
-@dataclass(frozen=True)
-class AlertView:
-    """What one alert shows, assembled from the ORM rows (see `alerts.outbox.alert_view`)."""
-
-    title: str
-    url: str
-    outlet: str
-    topic: str
-    topic_label: str
-    score: float
-    threshold: float | None = None
-    published_at: datetime | None = None
-    snippet: str = ""
-    snippet_marks: list[tuple[int, int]] = field(default_factory=list)
-    entities: dict[str, list[str]] = field(default_factory=dict)
-    rules: list[str] = field(default_factory=list)
-    pack_version: str = ""
-    source_name: str | None = None
-    revision: int = 0
-    # Every topic of the article routed to this channel, lead first (empty: only `topic`).
-    topics: list[TopicScore] = field(default_factory=list)
-
-    @property
-    def all_topics(self) -> list[TopicScore]:
-        """The topics this alert announces, lead first."""
-        if self.topics:
-            return list(self.topics)
-        return [TopicScore(self.topic, self.topic_label, self.score, self.threshold, self.rules)]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict for the outbox payload."""
-        data = asdict(self)
-        data["published_at"] = self.published_at.isoformat() if self.published_at else None
-        data["snippet_marks"] = [list(m) for m in self.snippet_marks]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AlertView:
-        """Rebuild a view stored by `to_dict` (unknown keys are ignored)."""
-        published = data.get("published_at")
-        return cls(
-            title=str(data.get("title") or ""),
-            url=str(data.get("url") or ""),
-            outlet=str(data.get("outlet") or ""),
-            topic=str(data.get("topic") or ""),
-            topic_label=str(data.get("topic_label") or data.get("topic") or ""),
-            score=float(data.get("score") or 0.0),
-            threshold=None if data.get("threshold") is None else float(data["threshold"]),
-            published_at=datetime.fromisoformat(published) if published else None,
-            snippet=str(data.get("snippet") or ""),
-            snippet_marks=[(int(a), int(b)) for a, b in data.get("snippet_marks") or []],
-            entities={str(k): [str(x) for x in v] for k, v in (data.get("entities") or {}).items()},
-            rules=[str(r) for r in data.get("rules") or []],
-            pack_version=str(data.get("pack_version") or ""),
-            source_name=data.get("source_name"),
-            revision=int(data.get("revision") or 0),
-            topics=[
-                TopicScore.from_dict(t) for t in data.get("topics") or [] if isinstance(t, dict)
-            ],
-        )
-
-
-@dataclass(frozen=True)
-class HealthView:
-    """A source-health event for the health channel."""
-
-    source: str
-    state: str
-    message: str
-    url: str | None = None
 
 
 # ---------------------------------------------------------------------------- text safety
@@ -201,8 +110,12 @@ def _cut_escaped(text: str, limit: int) -> str:
 # ---------------------------------------------------------------------------- snippet
 
 
-def _normal_marks(marks: Iterable[Sequence[int]], length: int) -> list[tuple[int, int]]:
-    spans = sorted((max(0, int(m[0])), min(length, int(m[1]))) for m in marks if len(m) >= 2)
+def _normal_marks(text: str, marks: Iterable[Sequence[int]]) -> list[tuple[int, int]]:
+    from crawler.matching.describe import whole_marks  # "287(g)" is bolded whole
+
+    length = len(text)
+    good = [m for m in marks if len(m) >= 2]
+    spans = sorted((max(0, a), min(length, b)) for a, b in whole_marks(text, good))
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if end <= start:
@@ -218,7 +131,7 @@ def mark_snippet(snippet: str, marks: Iterable[Sequence[int]], limit: int = MAX_
     """Escape a snippet and bold its marked spans, cut to about `limit` visible characters."""
     pieces: list[tuple[str, bool]] = []
     pos = 0
-    for start, end in _normal_marks(marks, len(snippet)):
+    for start, end in _normal_marks(snippet, marks):
         pieces.append((snippet[pos:start], False))
         pieces.append((snippet[start:end], True))
         pos = end
@@ -312,11 +225,26 @@ def _context_line(view: AlertView) -> str:
     parts = [f"via {escape(clean(view.source_name or view.outlet))}"]
     host = urlsplit(view.url).hostname if safe_url(view.url) else None
     parts.append(link(view.url, host or view.url))
-    if view.rules:
-        parts.append("rules: " + escape(cut(", ".join(view.rules), 300)))
     if view.pack_version:
         parts.append(f"pack {escape(cut(view.pack_version, 80))}")
     return " · ".join(parts)
+
+
+MAX_REASONS = 3
+
+
+def _why(view: AlertView) -> str:
+    """The first rules' descriptions, for people (ids stay in the stored payload and JSON)."""
+    from crawler.matching.describe import readable
+
+    reasons = view.reasons or [readable(r) for r in view.rules]
+    reasons = [clean(r).rstrip(". ") for r in dict.fromkeys(reasons) if clean(r)]
+    if not reasons:
+        return ""
+    text = "; ".join(reasons[:MAX_REASONS])
+    if len(reasons) > MAX_REASONS:
+        text += f"; and {len(reasons) - MAX_REASONS} more"
+    return "*Why:* " + escape(cut(text + ".", 600))
 
 
 def _score(score: float, threshold: float | None) -> str:
@@ -359,6 +287,9 @@ def build_alert_message(view: AlertView) -> dict[str, Any]:
     ]
     if view.snippet.strip():
         blocks.append(section(mark_snippet(view.snippet, view.snippet_marks)))
+    why = _why(view)
+    if why:
+        blocks.append(context(why))
     entities = _entity_fields(view)
     if entities:
         blocks.append(fields_section(entities))
@@ -444,3 +375,42 @@ def build_health_message(view: HealthView) -> dict[str, Any]:
             "blocks": blocks,
         }
     )
+
+
+# Buttons of an alert when Socket Mode is on (alerts.interactive handles the clicks).
+FEEDBACK_BLOCK_ID = "newswatch_feedback"
+FEEDBACK_ACTIONS = (
+    ("relevant", "Relevant", "primary"),
+    ("irrelevant", "Not relevant", "danger"),
+    ("mute_source", "Mute source for 7 days", None),
+)
+
+
+def feedback_actions(match_ids: Sequence[int]) -> dict[str, Any]:
+    """An actions block with the Relevant / Not relevant / Mute source buttons of a message
+    (a label applies to every topic the message lists)."""
+    value = "match:" + ",".join(str(i) for i in match_ids)
+    elements = []
+    for action, label, style in FEEDBACK_ACTIONS:
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": f"newswatch_{action}",
+            "text": {"type": "plain_text", "text": label},
+            "value": value,
+        }
+        if style:
+            button["style"] = style
+        elements.append(button)
+    return {"type": "actions", "block_id": FEEDBACK_BLOCK_ID, "elements": elements}
+
+
+def with_feedback(message: dict[str, Any], match_ids: Sequence[int]) -> dict[str, Any]:
+    """The message with the feedback buttons as its last block (within the block limit)."""
+    blocks = list(message.get("blocks") or [])[: MAX_BLOCKS - 1]
+    return {**message, "blocks": [*blocks, feedback_actions(match_ids)]}
+
+
+def labelled_blocks(blocks: Sequence[Mapping[str, Any]], note: str) -> list[dict[str, Any]]:
+    """An alert's blocks with the buttons replaced by a note saying who labelled it."""
+    kept = [dict(b) for b in blocks if b.get("block_id") != FEEDBACK_BLOCK_ID]
+    return [*kept[: MAX_BLOCKS - 1], context(escape(cut(clean(note), 2000)))]

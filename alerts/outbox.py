@@ -40,10 +40,13 @@ from alerts.format import (
     build_digest_message,
     build_follow_up_message,
     build_health_message,
+    with_feedback,
 )
 from crawler.config import Settings
+from crawler.matching.describe import explain_rules, rule_descriptions
 from crawler.sources import SourceConfig
 from crawler.storage.models import Alert, Article, Match, Source, utcnow
+from crawler.storage.models_feedback import SourceMute
 
 log = logging.getLogger(__name__)
 MAX_KEY = 300
@@ -75,8 +78,27 @@ def article_time(article: Article) -> tuple[datetime, str]:
     return article.first_seen_at or utcnow(), "first seen"
 
 
+def active_mute(session: Session, source: Source | None, now: datetime) -> SourceMute | None:
+    """The mute in force for a source (the one lasting longest), if any."""
+    if source is None or source.id is None:
+        return None
+    stmt = (
+        select(SourceMute)
+        .where(SourceMute.source_id == source.id, SourceMute.until > now)
+        .order_by(SourceMute.until.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
 def suppression_reason(
-    article: Article, source: Source | None, settings: Settings, *, first_crawl: bool, now: datetime
+    article: Article,
+    source: Source | None,
+    settings: Settings,
+    *,
+    first_crawl: bool,
+    now: datetime,
+    session: Session | None = None,
 ) -> str | None:
     """Why this article must be stored but not alerted, or None to alert it."""
     config = source_config(settings, source)
@@ -87,6 +109,12 @@ def suppression_reason(
         if not allowed:
             name = source.name if source is not None else "?"
             return f"suppressed: first crawl of source {name} (set alert_first_crawl to alert it)"
+    mute = active_mute(session, source, now) if session is not None else None
+    if mute is not None:
+        return (
+            f"suppressed: source {source.name if source else '?'} muted by {mute.muted_by} "
+            f"until {mute.until.isoformat(timespec='minutes')}"
+        )
     when, basis = article_time(article)
     age_hours = (now - when).total_seconds() / 3600
     if age_hours > settings.alerts.max_age_hours:
@@ -123,14 +151,16 @@ def _rules(match: Match) -> list[str]:
     return _names(list(rules) if isinstance(rules, dict) else rules)
 
 
-def _topic_score(match: Match) -> TopicScore:
+def _topic_score(match: Match, descriptions: dict[str, str]) -> TopicScore:
     explanation = match.explanation or {}
+    rules = _rules(match)
     return TopicScore(
         topic=match.topic,
         label=match.topic_label or str(explanation.get("label") or match.topic),
         score=float(match.score),
         threshold=match.threshold,
-        rules=_rules(match),
+        rules=rules,
+        reasons=[text for text, _ in explain_rules(rules, descriptions)],
     )
 
 
@@ -149,7 +179,8 @@ def alert_view(
     outlet = article.site_name or (config.display_name if config else None)
     snippet = explanation.get("snippet")
     marks = (explanation.get("snippet_marks") or []) if snippet else []
-    topics = [_topic_score(m) for m in matches]
+    descriptions = rule_descriptions(settings.matching.topic_packs)
+    topics = [_topic_score(m, descriptions) for m in matches]
     return AlertView(
         title=article.title or article.feed_title or article.url,
         url=article.url,
@@ -163,6 +194,7 @@ def alert_view(
         snippet_marks=[(int(m[0]), int(m[1])) for m in marks if len(m) >= 2],
         entities=_merge_entities(matches),
         rules=list(dict.fromkeys(r for t in topics for r in t.rules)),
+        reasons=list(dict.fromkeys(r for t in topics for r in t.reasons)),
         pack_version=lead.pack_version or str(explanation.get("pack_version") or ""),
         source_name=source.name if source is not None else None,
         revision=article.revision_count or 0,
@@ -268,6 +300,11 @@ def _enqueue_one(
     ).all()
     if own:  # the same URL again: nothing new unless revised or matching more topics
         return _again(session, own, values, article, topics, channel)
+    incident = (values.get("payload") or {}).get("incident")
+    if incident:  # threads by incident instead of by story (alerts/incidents.py)
+        from alerts.incidents import enqueue_incident_row
+
+        return enqueue_incident_row(session, values, article, channel, incident)
     root = _thread_root(session, article, channel)
     if root is None:
         story = f"c{article.cluster_id}" if article.cluster_id is not None else f"a{article.id}"
@@ -293,18 +330,28 @@ def enqueue_article_alerts(
     settings: Settings,
     first_crawl: bool,
     now: datetime | None = None,
+    force: bool = False,
 ) -> list[Alert]:
     """Write the outbox rows for an article's new matches: one per channel, every topic listed.
 
-    Only `matched` rows alert (possible and missed ones never do). Call it once per article
-    with all its new matches; a later call with more topics threads a short follow-up.
+    Only `matched` rows alert (possible and missed ones never do) unless `force` says a person
+    asked for it (promoting a possible match with --alert). Call it once per article with all
+    its new matches; a later call with more topics threads a short follow-up.
     """
     now = now or utcnow()
     session.flush()  # the article and matches need their ids
-    alerting = [m for m in matches if (m.state or "matched") == "matched"]
+    alerting = [m for m in matches if force or (m.state or "matched") == "matched"]
     if not alerting:
+        log.info("event=alert_not_enqueued article_id=%s reason=no matched match", article.id)
         return []
-    reason = suppression_reason(article, source, settings, first_crawl=first_crawl, now=now)
+    reason = suppression_reason(
+        article, source, settings, first_crawl=first_crawl, now=now, session=session
+    )
+    from alerts.incidents import detained_in, incident_payload, redact_view
+
+    incident = incident_payload(session, article, [m.topic for m in alerting], settings)
+    # Incident alerts never name detained people (incidents.redact_names).
+    names = detained_in(article, alerting, settings) if incident else {}
     by_channel: dict[str, list[Match]] = {}
     for match in sorted(alerting, key=lambda m: (-float(m.score), m.topic)):
         by_channel.setdefault(settings.alerts.channel_for(match.topic), []).append(match)
@@ -319,8 +366,11 @@ def enqueue_article_alerts(
             "status": "suppressed" if reason else "pending",
             "last_error": reason,
             "payload": {
-                "view": alert_view(article, group, source, settings).to_dict(),
+                "view": redact_view(alert_view(article, group, source, settings).to_dict(), names),
                 "match_ids": [m.id for m in group],
+                # the message carries the Slack label buttons (Socket Mode is configured)
+                **({"feedback": True} if settings.slack.app_token else {}),
+                **({"incident": incident} if incident else {}),
             },
             "attempts": 0,
             "next_attempt_at": now,
@@ -349,6 +399,7 @@ def enqueue_match_alerts(
     settings: Settings,
     first_crawl: bool,
     now: datetime | None = None,
+    force: bool = False,
 ) -> list[Alert]:
     """One match's outbox rows (prefer `enqueue_article_alerts` with all the article's matches)."""
     return enqueue_article_alerts(
@@ -359,6 +410,7 @@ def enqueue_match_alerts(
         settings=settings,
         first_crawl=first_crawl,
         now=now,
+        force=force,
     )
 
 
@@ -417,9 +469,18 @@ def message_for(row: Alert, parent: Alert | None, *, threaded: bool, cap: int) -
         items = [AlertView.from_dict(item) for item in payload.get("items") or []]
         return build_digest_message(row.channel, items, cap=cap)
     view = AlertView.from_dict(payload["view"])
+    parent_view = None
+    if parent is not None and "view" in (parent.payload or {}):
+        parent_view = AlertView.from_dict(parent.payload["view"])
+    incident = payload.get("incident")
+    if isinstance(incident, dict) and incident.get("role"):
+        from alerts.incidents import build_incident_message
+
+        return build_incident_message(view, incident, parent=parent_view, threaded=threaded)
     if row.kind == "follow_up":
-        parent_view = None
-        if parent is not None and "view" in (parent.payload or {}):
-            parent_view = AlertView.from_dict(parent.payload["view"])
         return build_follow_up_message(view, parent=parent_view, threaded=threaded)
-    return build_alert_message(view)
+    message = build_alert_message(view)
+    match_ids = [int(i) for i in payload.get("match_ids") or [row.match_id] if i is not None]
+    if payload.get("feedback") and match_ids:
+        return with_feedback(message, match_ids)
+    return message

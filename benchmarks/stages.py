@@ -120,7 +120,12 @@ class InlineWorkers:
         """Nothing to recycle."""
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run the task here and now."""
+        """Run the task here and now (the prefilter's task without the extraction a crawl
+        folds into it, so that extraction's CPU is counted against the extract stage)."""
+        from crawler.pipelines.workers import prefilter_page
+
+        if func is prefilter_page and len(args) == 5:
+            args = (*args[:4], None)
         return func(*args)
 
 

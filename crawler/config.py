@@ -7,14 +7,17 @@ the field, what was expected and what was given.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crawler.durations import Hours, Seconds
 from crawler.errors import ConfigError
 from crawler.sources import SourceConfig
 
@@ -23,6 +26,7 @@ ENV_DATABASE_URL = "NEWSWATCH_DATABASE_URL"
 ENV_SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
 ENV_SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
 ENV_BROKER_URL = "NEWSWATCH_BROKER_URL"
+ENV_SLACK_APP_TOKEN = "SLACK_APP_TOKEN"  # noqa: S105 (a variable name, not a secret)
 DEFAULT_FILE = "newswatch.toml"
 
 
@@ -62,15 +66,17 @@ class CrawlConfig(_Strict):
     obey_robots_txt: bool = True
     concurrent_requests: int = Field(16, ge=1, le=256)
     concurrent_requests_per_domain: int = Field(4, ge=1, le=64)
-    download_delay: float = Field(0.0, ge=0, description="Seconds between requests to one site.")
+    download_delay: Seconds = Field(0.0, ge=0, description="Seconds between requests to one site.")
     autothrottle: bool = True
-    download_timeout: float = Field(30.0, gt=0, description="Seconds per request.")
+    download_timeout: Seconds = Field(30.0, gt=0, description="Seconds per request.")
     retry_times: int = Field(2, ge=0, le=10)
     max_page_bytes: int = Field(5_000_000, ge=10_000, description="Larger bodies are dropped.")
     extract_workers: int = Field(
-        0, ge=0, le=32, description="Extraction processes; 0 = one per CPU core."
+        0, ge=0, le=32, description="Extraction processes; 0 = one per CPU core but one."
     )
-    extract_timeout: float = Field(20.0, gt=0, description="Seconds one page may take to extract.")
+    extract_timeout: Seconds = Field(
+        20.0, gt=0, description="Seconds one page may take to extract."
+    )
     keep_raw_html_days: int = Field(30, ge=0, description="Raw HTML retention; 0 keeps nothing.")
     keep_unmatched_days: int = Field(
         90, ge=1, description="Non-matching articles are pruned after this many days."
@@ -94,13 +100,20 @@ class MatchingConfig(_Strict):
     )
     disabled_topics: list[str] = Field(default_factory=list)
     prefilter: bool = Field(True, description="Skip extraction of pages with no topic term.")
+    possible_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A topic scoring at least this share of its threshold (a rule fired) is "
+        "stored as a possible match: listed for review, never alerted.",
+    )
 
 
 class SlackConfig(_Strict):
     """Slack destination; the token and webhook URL come from the environment."""
 
     api_url: str = Field("https://slack.com/api/", description="Web API base URL (proxies, tests).")
-    timeout: float = Field(10.0, gt=0)
+    timeout: Seconds = Field(10.0, gt=0)
 
     @property
     def bot_token(self) -> str | None:
@@ -112,6 +125,11 @@ class SlackConfig(_Strict):
         """The incoming-webhook URL from $SLACK_WEBHOOK_URL, if set."""
         return os.environ.get(ENV_SLACK_WEBHOOK_URL) or None
 
+    @property
+    def app_token(self) -> str | None:
+        """The app-level token (xapp-…) from $SLACK_APP_TOKEN: turns on the alert buttons."""
+        return os.environ.get(ENV_SLACK_APP_TOKEN) or None
+
 
 class AlertsConfig(_Strict):
     """Where matches are announced, and the limits that prevent floods."""
@@ -121,17 +139,17 @@ class AlertsConfig(_Strict):
     health_channel: str | None = Field(
         None, description="Source-health alerts; default channel if unset."
     )
-    max_age_hours: float = Field(72.0, gt=0, description="Older articles are stored, not alerted.")
+    max_age_hours: Hours = Field(72.0, gt=0, description="Older articles are stored, not alerted.")
     alert_first_crawl: bool = Field(
         False, description="Alert what the first crawl of a new source finds."
     )
     hourly_cap: int = Field(20, ge=1, description="Messages per channel per hour before a digest.")
-    per_channel_interval: float = Field(
+    per_channel_interval: Seconds = Field(
         1.0, ge=0, description="Seconds between two posts to a channel."
     )
     max_attempts: int = Field(12, ge=1)
-    backoff_base: float = Field(5.0, gt=0)
-    backoff_max: float = Field(3600.0, gt=0)
+    backoff_base: Seconds = Field(5.0, gt=0)
+    backoff_max: Seconds = Field(3600.0, gt=0)
 
     def channel_for(self, topic: str) -> str:
         """The channel a topic's alerts go to."""
@@ -141,16 +159,18 @@ class AlertsConfig(_Strict):
 class SchedulerConfig(_Strict):
     """The daemon's timing."""
 
-    default_interval: float = Field(900.0, gt=0, description="Seconds between crawls of a source.")
+    default_interval: Seconds = Field(
+        900.0, gt=0, description="Seconds between crawls of a source."
+    )
     jitter: float = Field(0.1, ge=0, le=1, description="Random share of the interval added.")
     max_concurrent_crawls: int = Field(2, ge=1, le=32)
-    crawl_timeout: float = Field(600.0, gt=0, description="Seconds before a crawl is killed.")
-    dispatch_interval: float = Field(5.0, gt=0)
-    health_interval: float = Field(300.0, gt=0)
-    retention_interval: float = Field(86400.0, gt=0)
-    grace_period: float = Field(30.0, ge=0, description="Seconds running crawls get on shutdown.")
+    crawl_timeout: Seconds = Field(600.0, gt=0, description="Seconds before a crawl is killed.")
+    dispatch_interval: Seconds = Field(5.0, gt=0)
+    health_interval: Seconds = Field(300.0, gt=0)
+    retention_interval: Seconds = Field(86400.0, gt=0)
+    grace_period: Seconds = Field(30.0, ge=0, description="Seconds running crawls get on shutdown.")
     failure_alert_after: int = Field(3, ge=1, description="Failed runs in a row before alerting.")
-    quiet_alert_hours: float = Field(
+    quiet_alert_hours: Hours = Field(
         48.0, gt=0, description="Hours with no new article before alerting."
     )
     backoff_max_factor: float = Field(
@@ -190,6 +210,29 @@ class WebConfig(_Strict):
     port: int = Field(8080, ge=0, le=65535)
 
 
+class IncidentsConfig(_Strict):
+    """Incident records built from matched articles, and alerts per incident."""
+
+    enabled: bool = Field(True, description="Extract and link incidents from matched articles.")
+    redact_names: bool = Field(
+        True, description='Detained people\'s names become "a man", "a woman", "a defendant".'
+    )
+    window_days: int = Field(
+        180, ge=1, description="Days between developments of one incident, at most."
+    )
+    same_event_days: int = Field(
+        1, ge=0, description="Arrests at one court further apart than this are two incidents."
+    )
+    link_threshold: float = Field(3.0, gt=0, description="Evidence score needed to link.")
+    alerts: bool = Field(
+        True, description="Thread alerts per incident (first article announces it)."
+    )
+    top_level: list[str] = Field(
+        default_factory=list,
+        description="Developments posted at top level, not in the thread (e.g. ruling, arrest).",
+    )
+
+
 class Settings(_Strict):
     """The whole configuration."""
 
@@ -201,6 +244,7 @@ class Settings(_Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     logging: LoggingConfig = LoggingConfig()
     web: WebConfig = WebConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
 
     path: Path | None = Field(None, exclude=True, description="The file this came from.")
@@ -267,20 +311,61 @@ def _format_loc(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def validation_message(error: ValidationError, data: dict[str, Any]) -> tuple[str, str]:
-    """Turn a pydantic error into (field, message) for the first problem, counting the rest."""
-    first = error.errors()[0]
-    field = _format_loc(tuple(first["loc"]), data) or "(top level)"
-    given = first.get("input")
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown setting (check the spelling; see newswatch.example.toml)"
-    elif first["type"] != "value_error" and not isinstance(given, dict):
-        message += f" (got {given!r})"
-    more = error.error_count() - 1
-    if more:
-        message += f" — and {more} more problem{'s' if more > 1 else ''}"
-    return field, message
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model that the location `loc` inside `model` points into, if any."""
+    current: Any = model
+    for item in loc:
+        if isinstance(item, int):
+            continue  # list index: the element type was taken with the field
+        fields = getattr(current, "model_fields", None)
+        if not fields or item not in fields:
+            return None
+        current = _inner_model(fields[item].annotation)
+        if current is None:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def unknown_key_message(key: str, known: list[str], reference: str) -> str:
+    """'unknown setting' with a did-you-mean from the model's field names."""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown setting {key!r} — did you mean {close[0]!r}?"
+    return f"unknown setting {key!r} (known here: {', '.join(known)}; see {reference})"
+
+
+def validation_problems(
+    error: ValidationError, data: dict[str, Any], path: Path | None = None
+) -> list[ConfigError]:
+    """Every problem pydantic found, one ConfigError each, in consistent wording."""
+    where = str(path) if path else None
+    problems: list[ConfigError] = []
+    for item in error.errors(include_url=False):
+        loc = tuple(p for p in item["loc"] if isinstance(p, int) or "[" not in p)
+        field = _format_loc(loc, data) or "(top level)"
+        given = item.get("input")
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden" and loc:
+            parent = _model_at(Settings, loc[:-1])
+            known = sorted(parent.model_fields) if parent is not None else []
+            known = [k for k in known if k != "path" or parent is not Settings]
+            message = unknown_key_message(str(loc[-1]), known, "newswatch.example.toml")
+        elif item["type"] == "missing":
+            message = "required setting is missing"
+        elif item["type"] != "value_error" and not isinstance(given, dict):
+            message += f" (got {given!r:.80})"
+        problems.append(ConfigError(message[:1].lower() + message[1:], path=where, field=field))
+    return problems
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
@@ -302,8 +387,7 @@ def settings_from_dict(data: dict[str, Any], path: Path | None = None) -> Settin
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        field, message = validation_message(exc, data)
-        raise ConfigError(message, path=str(path) if path else None, field=field) from None
+        raise ConfigError.combine(validation_problems(exc, data, path)) from None
     if path is not None:
         base = path.parent
         packs = [p if p.is_absolute() else base / p for p in settings.matching.topic_packs]

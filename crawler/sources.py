@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from crawler.durations import Seconds
+
 SourceKind = Literal["feed", "sitemap", "section", "search", "gdelt"]
 
 SPIDER_FOR_KIND: dict[str, str] = {
@@ -49,8 +51,10 @@ class SourceConfig(BaseModel):
         description="Follow article links only to these domains (default: the URLs' own hosts; "
         "search and gdelt sources allow any public host).",
     )
-    interval: float | None = Field(
-        None, gt=0, description="Seconds between crawls (default: scheduler.default_interval)."
+    interval: Seconds | None = Field(
+        None,
+        gt=0,
+        description="Seconds (or 15m, 2h) between crawls (default: scheduler.default_interval).",
     )
     enabled: bool = True
     language: str | None = Field(None, description="Expected language code, e.g. en or es.")

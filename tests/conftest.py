@@ -19,7 +19,13 @@ PG_URL = os.environ.get("NEWSWATCH_TEST_PG", "postgresql+psycopg://postgres@127.
 REDIS_URL = os.environ.get("NEWSWATCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 # Keep every test's environment free of real secrets and configs.
-for _var in ("SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "NEWSWATCH_CONFIG", "NEWSWATCH_DATABASE_URL"):
+for _var in (
+    "SLACK_BOT_TOKEN",
+    "SLACK_WEBHOOK_URL",
+    "SLACK_APP_TOKEN",
+    "NEWSWATCH_CONFIG",
+    "NEWSWATCH_DATABASE_URL",
+):
     os.environ.pop(_var, None)
 
 

@@ -5,6 +5,11 @@ Slack: ≤50 blocks, section text ≤3000 → `invalid_blocks`, long text → `m
 `conversations.info`, `conversations.list`, and webhook POSTs at `/webhook/<id>` (answering
 `ok`, `invalid_payload`, `no_service` … as text, like real webhooks). Every request is recorded.
 
+Socket Mode: `apps.connections.open` (with the app-level token `APP_TOKEN`) answers the URL of
+a `SocketModeStandin` (a websocket server on 127.0.0.1 given as `socket_mode=`), which sends
+interaction envelopes, records the client's acks and can drop the socket; `chat.update` and
+`users.info` answer as Slack does and are recorded.
+
 Point slack-sdk at it with `WebClient(token, base_url=standin.api_url)`; script failures with
 `rate_limit()`, `server_error()`, `slow()`, `api_error()`, `channel_error()`. A slow answer waits
 on an Event, so stopping the server ends it at once. Use the `slack_standin` fixture.
@@ -12,7 +17,9 @@ on an Event, so stopping the server ends it at once. Use the `slack_standin` fix
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +31,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 TOKEN = "xoxb-standin-0000-secret"
+APP_TOKEN = "xapp-1-standin-0000-secret"
+USERS = {"U0ALICE": {"name": "alice", "real_name": "Alice Example", "display_name": "Alice"}}
 
 
 @dataclass
@@ -125,8 +134,17 @@ def block_problem(blocks: Any) -> str | None:
 class SlackStandin:
     """The server: start with `with SlackStandin() as s:` or the `slack_standin` fixture."""
 
-    def __init__(self, *, token: str = TOKEN, max_text: int = 40_000) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = TOKEN,
+        max_text: int = 40_000,
+        app_token: str = APP_TOKEN,
+        socket_mode: SocketModeStandin | None = None,
+    ) -> None:
         self.token = token
+        self.app_token = app_token
+        self.socket_mode = socket_mode
         self.max_text = max_text
         self.requests: list[Recorded] = []
         self.channels: dict[str, Channel] = {}
@@ -312,6 +330,12 @@ class SlackStandin:
         auth = rec.headers.get("authorization", "")
         if not auth:
             return 200, {"ok": False, "error": "not_authed"}
+        if rec.method == "apps.connections.open":
+            if auth != f"Bearer {self.app_token}":
+                return 200, {"ok": False, "error": "invalid_auth"}
+            if self.socket_mode is None:
+                return 200, {"ok": False, "error": "socket_mode_not_enabled"}
+            return 200, {"ok": True, "url": self.socket_mode.next_url()}
         if self.auth_error or auth != f"Bearer {self.token}":
             return 200, {"ok": False, "error": self.auth_error or "invalid_auth"}
         if rec.method == "auth.test":
@@ -326,6 +350,19 @@ class SlackStandin:
             }
         if rec.method == "chat.postMessage":
             return self._post(rec)
+        if rec.method == "chat.update":
+            channel = self._known(str(rec.body.get("channel") or ""))
+            if channel is None or not rec.body.get("ts"):
+                return 200, {"ok": False, "error": "message_not_found"}
+            if rec.blocks and block_problem(rec.blocks):
+                return 200, {"ok": False, "error": "invalid_blocks"}
+            return 200, {"ok": True, "channel": channel.id, "ts": rec.body["ts"]}
+        if rec.method == "users.info":
+            user = USERS.get(str(rec.body.get("user") or ""))
+            if user is None:
+                return 200, {"ok": False, "error": "user_not_found"}
+            profile = {"display_name": user["display_name"], "real_name": user["real_name"]}
+            return 200, {"ok": True, "user": {"id": rec.body["user"], **user, "profile": profile}}
         if rec.method == "conversations.info":
             channel = self._known(str(rec.body.get("channel") or ""))
             if channel is None:
@@ -419,6 +456,100 @@ def _handler(standin: SlackStandin) -> type[BaseHTTPRequestHandler]:
                 pass
 
     return Handler
+
+
+class SocketModeStandin:
+    """A Socket Mode websocket endpoint on 127.0.0.1: says hello, sends envelopes, records acks.
+
+    Each `apps.connections.open` hands out a fresh URL (`/link?ticket=N`); `connected` is set
+    each time a client completes the handshake, `drop()` cuts the current socket without a
+    close frame (a network drop) and `send_envelope` waits for the client's ack.
+    """
+
+    def __init__(self) -> None:
+        self.acks: dict[str, dict[str, Any]] = {}
+        self.tickets = 0
+        self.connections: list[Any] = []
+        self.connected = threading.Event()
+        self._acked = threading.Condition()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SocketModeStandin:
+        """Listen on a free loopback port."""
+        from websockets.sync.server import serve
+
+        self._server = serve(self._handle, "127.0.0.1", 0, compression=None, ping_interval=None)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Close every connection and stop listening."""
+        for connection in list(self.connections):
+            with contextlib.suppress(Exception):
+                connection.close()
+        if self._server is not None:
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> SocketModeStandin:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def next_url(self) -> str:
+        """A new ws:// URL for apps.connections.open."""
+        assert self._server is not None
+        self.tickets += 1
+        port = self._server.socket.getsockname()[1]
+        return f"ws://127.0.0.1:{port}/link?ticket={self.tickets}"
+
+    def _handle(self, connection: Any) -> None:
+        self.connections.append(connection)
+        connection.send(json.dumps({"type": "hello", "num_connections": 1}))
+        self.connected.set()
+        try:
+            for raw in connection:
+                data = json.loads(raw)
+                envelope = data.get("envelope_id")
+                if envelope:
+                    with self._acked:
+                        self.acks[str(envelope)] = data
+                        self._acked.notify_all()
+        except Exception:  # the socket was dropped
+            pass
+
+    @property
+    def current(self) -> Any:
+        """The newest connection."""
+        return self.connections[-1]
+
+    def send_envelope(self, payload: dict[str, Any], envelope_id: str, timeout: float = 10) -> bool:
+        """Send an interactive envelope; True once the client acked it within `timeout`."""
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": "interactive",
+            "accepts_response_payload": False,
+            "payload": payload,
+        }
+        self.current.send(json.dumps(envelope))
+        return self.wait_ack(envelope_id, timeout)
+
+    def wait_ack(self, envelope_id: str, timeout: float = 10) -> bool:
+        """Wait (on a condition, no polling) until the client acks `envelope_id`."""
+        with self._acked:
+            return self._acked.wait_for(lambda: envelope_id in self.acks, timeout)
+
+    def drop(self) -> None:
+        """Cut the current socket without a close frame, as a network failure would."""
+        self.connected.clear()
+        connection = self.current
+        with contextlib.suppress(OSError):
+            connection.socket.shutdown(socket.SHUT_RDWR)
+        connection.socket.close()
 
 
 class FakeClock:

@@ -74,7 +74,7 @@ def test_alert_message_has_every_part() -> None:
     assert "ICE arrests at courthouses" in body and "0.91 (threshold 0.50)" in body
     assert "*ICE*" in body and "*Denver County Court*" in body
     assert "Judge Ann Smith" in body and "*Officials*" in body and "*Court*" in body
-    assert "rules: agency+courthouse, arrest verb" in body and "pack courthouse-2025.1" in body
+    assert "Why:* agency+courthouse; arrest verb." in body and "pack courthouse-2025.1" in body
     assert "via denver-daily" in body
     assert message["text"].startswith("[ICE arrests at courthouses] ICE agents arrest")
     assert block_problem(message["blocks"]) is None
@@ -121,8 +121,10 @@ def test_non_http_article_url_is_not_linked() -> None:
 def test_snippet_marks_bold_and_overlaps_merge() -> None:
     text = "ICE agents at the courthouse"
     assert mark_snippet(text, [(0, 3), (17, 28)]) == "*ICE* agents at the *courthouse*"
-    assert mark_snippet(text, [(0, 3), (1, 9)]) == "*ICE agent*s at the courthouse"
-    assert mark_snippet(text, [(-5, 3), (26, 99), (9, 9)]) == "*ICE* agents at the courthou*se*"
+    # marks are widened to whole terms: Slack bolds only at word edges
+    assert mark_snippet(text, [(0, 3), (1, 9)]) == "*ICE agents* at the courthouse"
+    assert mark_snippet(text, [(-5, 3), (26, 99), (9, 9)]) == "*ICE* agents at the *courthouse*"
+    assert mark_snippet("joins the 287(g) program", [(10, 14)]) == "joins the *287(g)* program"
     # a mark covering a space keeps the stars next to the words (Slack needs that)
     assert mark_snippet("a  ICE  b", [(1, 7)]) == "a *ICE* b"
 
@@ -251,3 +253,11 @@ def test_view_roundtrip_keeps_topics() -> None:
     original = view(topics=[TopicScore("a", "A", 0.9, 0.5, ["x"]), TopicScore("b", "B", 0.6)])
     assert AlertView.from_dict(original.to_dict()) == original
     assert [t.topic for t in view().all_topics] == ["courthouse_ice"]
+
+
+def test_why_lists_the_first_reasons_in_words() -> None:
+    reasons = ["Agents at a court.", "An arrest nearby", "A detainer.", "A fourth reason."]
+    body = all_text(build_alert_message(view(reasons=reasons, rules=["ca.x", "ca.y"])))
+    assert "*Why:* Agents at a court; An arrest nearby; A detainer; and 1 more." in body
+    assert "ca.x" not in body  # ids stay in the payload, not in the message
+    assert "*Why:* x; y." in all_text(build_alert_message(view(rules=["ca.x", "ca.y"])))

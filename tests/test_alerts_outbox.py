@@ -507,3 +507,39 @@ def test_possible_and_missed_rows_never_alert(database: Database) -> None:
             first_crawl=False,
         )
     assert made == [] and rows(database) == []
+
+
+def test_alert_says_why_in_words_from_the_pack(database: Database) -> None:
+    from crawler.matching.describe import rule_descriptions
+    from crawler.matching.pack import load_pack
+
+    pack = load_pack()
+    rule = next(
+        r.spec
+        for t in pack.topics.values()
+        for r in t.rules
+        if r.spec.description and not set("&<>*_~`") & set(r.spec.description)
+    )
+    settings = make_settings()
+    source_id = add_source(database)
+    with database.session() as session:
+        article = Article(
+            url="https://e.example/w", url_hash="w", fetched_url="w", status="extracted",
+            title="W", source_id=source_id,
+        )  # fmt: skip
+        match = Match(
+            article=article, topic=TOPIC, score=1.0, threshold=0.5, pack_version="1",
+            explanation={"rules": [rule.id]},
+        )  # fmt: skip
+        session.add_all([article, match])
+        [alert] = enqueue_article_alerts(
+            session, article=article, matches=[match], source=session.get(Source, source_id),
+            settings=settings, first_crawl=False,
+        )  # fmt: skip
+    view = AlertView.from_dict(alert.payload["view"])
+    assert view.rules == [rule.id]  # the id stays in the payload (JSON) ...
+    assert view.reasons == [rule_descriptions()[rule.id]] == [rule.description.strip()]
+    from alerts.format import build_alert_message
+
+    text = str(build_alert_message(view)["blocks"])
+    assert rule.description.strip()[:40] in text and rule.id not in text  # ... not in the message

@@ -125,3 +125,56 @@ def test_clusters_older_than_the_window_are_not_candidates(db: Database) -> None
         fresh = assign_cluster(session, copy, fingerprint(WIRE.title, WIRE.body))
         assert fresh.id != cluster.id
         assert len(session.scalars(select(StoryCluster)).all()) == 2
+
+
+def test_minhash_is_datasketchs_default_scheme() -> None:
+    """Signatures stored before datasketch was dropped from the crawl must still compare."""
+    datasketch = pytest.importorskip("datasketch")
+    from crawler.matching.clustering import NUM_PERM, SEED, minhash_of, shingles
+
+    for text in (MAIN.body, WIRE.body, "one two three four five", ""):
+        grams = shingles(text)
+        reference = datasketch.MinHash(num_perm=NUM_PERM, seed=SEED)
+        reference.update_batch([g.encode("utf-8") for g in grams])
+        expected = np.asarray(reference.hashvalues, dtype=np.uint64)
+        assert np.array_equal(minhash_of(grams), expected), text[:40]
+
+
+def test_recent_clusters_sees_other_writers_and_forgets_rolled_back_ones(db: Database) -> None:
+    """The per-process candidate cache finds a cluster another process committed after it
+    loaded, and a cluster whose transaction rolled back is not joined."""
+    from crawler.pipelines.cluster import RecentClusters
+
+    recent = RecentClusters()
+    other = SPECS["queens-court-hallway-arrest"]
+    with db.session() as session:
+        seen = assign_cluster(
+            session,
+            _article(session, "https://c.example/3"),
+            fingerprint(other.title, other.body),
+            recent=recent,
+        )
+    with db.session() as session:  # another crawl process opens the story's cluster
+        first = assign_cluster(
+            session, _article(session, "https://a.example/1"), fingerprint(MAIN.title, MAIN.body)
+        )
+    with db.session() as session:
+        copy = _article(session, "https://b.example/2")
+        joined = assign_cluster(session, copy, fingerprint(WIRE.title, WIRE.body), recent=recent)
+        assert joined.id == first.id != seen.id
+    with pytest.raises(RuntimeError), db.session() as session:
+        spec = SPECS["governor-rejects-dhs-data-request"]
+        lost = assign_cluster(
+            session,
+            _article(session, "https://d.example/4"),
+            fingerprint(spec.title, spec.body),
+            recent=recent,
+        )
+        lost_id = lost.id
+        raise RuntimeError("the store transaction fails after the cluster was opened")
+    with db.session() as session:
+        again = _article(session, "https://e.example/5")
+        made = assign_cluster(session, again, fingerprint(spec.title, spec.body), recent=recent)
+        assert session.get(StoryCluster, made.id) is not None
+        assert made.article_count == 1 and again.cluster_id == made.id
+    assert lost_id is not None

@@ -95,6 +95,7 @@ def write_config(tmp_path: Path, url: str) -> Path:
 def test_status_json_has_the_documented_keys(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'status.db'}"
     config = write_config(tmp_path, url)
+    Database(url).dispose()  # `status` only reads: it never creates the database
     runner = CliRunner()
     idle = json.loads(runner.invoke(cli, ["--config", str(config), "status", "--json"]).output)
     assert set(idle) == set(STATUS_KEYS)

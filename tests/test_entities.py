@@ -95,3 +95,18 @@ def test_every_match_carries_entities() -> None:
         "place": ["Queens"],
         "official": ["Mayor Eric Adams"],
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("The Denver Police Department said ICE agents came.", []),
+        ("The Washington Post and the Texas Tribune reported it.", []),
+        ("A University of Texas study counted the arrests.", []),
+        ("Agents arrested a man in Denver on Monday.", ["Denver"]),
+        ("Agents came to Phoenix, officials said.", ["Phoenix"]),
+        ("The Miami Herald said police in Miami held him.", ["Miami"]),
+    ],
+)
+def test_organisations_are_not_places(finder: EntityFinder, text: str, places: list[str]) -> None:
+    assert finder.find(text)["place"] == places

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from crawler.cli import matching as cli
 from crawler.errors import ConfigError
 from crawler.matching import load_matcher
-from crawler.matching.evaluate import LabelledItem, load_labelled, run_eval
+from crawler.matching.evaluate import LabelledItem, breakdown, load_labelled, run_eval
 
 CA = "courthouse_arrest"
 SD = "sanctuary_dispute"
@@ -125,6 +125,44 @@ def test_eval_command_json_and_threshold(labelled: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["topics"][CA]["tp"] == 0 and data["pack_version"]
+
+
+@pytest.fixture
+def tagged(tmp_path: Path) -> Path:
+    spanish = "Agentes de ICE arrestaron a un hombre en la corte de inmigración el lunes."
+    return write_jsonl(
+        tmp_path / "tagged.jsonl",
+        [
+            {"id": "a", "text": COURT, "labels": [CA], "lang": "en", "kind": "brief"},
+            {"id": "b", "text": spanish, "labels": [CA], "lang": "es", "kind": "brief"},
+            {"id": "c", "text": SANCTUARY, "labels": [], "lang": "en", "kind": "explainer"},
+            {"id": "d", "text": "The ice storm closed roads.", "labels": [CA]},
+        ],
+    )
+
+
+def test_breakdown_splits_scores_by_any_item_field(tagged: Path) -> None:
+    items = load_labelled(tagged)
+    assert items[2].attr("kind") == "explainer" and items[3].attr("kind") is None
+    report = run_eval(load_matcher(), items)
+    by_lang = breakdown(report, items, "lang")
+    assert list(by_lang) == ["(none)", "en", "es"]
+    assert (by_lang["en"][CA].tp, by_lang["en"][CA].tn) == (1, 1)
+    assert by_lang["en"][SD].false_positives == ["c"] and by_lang["es"][SD].tn == 1
+    assert by_lang["(none)"][CA].false_negatives == ["d"]
+    by_kind = breakdown(report, items, "kind")
+    assert by_kind["brief"][CA].tp == 2 and by_kind["explainer"][CA].tn == 1
+
+
+def test_eval_command_breaks_down_by_fields(tagged: Path) -> None:
+    result = CliRunner().invoke(cli.eval_cmd, [str(tagged), "--by", "lang", "--by", "kind"])
+    assert result.exit_code == 0, result.output
+    assert "by lang:" in result.output and "  lang=es (1 items)" in result.output
+    assert "by kind:" in result.output and "  kind=explainer (1 items)" in result.output
+    result = CliRunner().invoke(cli.eval_cmd, [str(tagged), "--by", "lang", "--json"])
+    data = json.loads(result.output)
+    assert data["by"]["lang"]["es"][CA]["tp"] == 1
+    assert data["by"]["lang"]["en"][SD]["false_positives"] == ["c"]
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ FAULTY_CRAWL = """
 import os, sys
 import crawler.pipelines.canonicalize
 import crawler.pipelines.extract
+import crawler.pipelines.workers
 
 def die(*args):
     os._exit(3)
@@ -40,8 +41,9 @@ def die(*args):
 def boom(*args):
     raise RuntimeError("a bug in a stage")
 
-if sys.argv[1] == "dying_workers":
+if sys.argv[1] == "dying_workers":  # both worker tasks that extract (prefilter's, extract's)
     crawler.pipelines.extract.extract_to_dict = die
+    crawler.pipelines.workers.extract_to_dict = die
 else:
     crawler.pipelines.canonicalize.choose_canonical = boom
 from scrapy.cmdline import execute

@@ -27,6 +27,7 @@ from crawler.items import ArticleItem
 from crawler.matching.rematch import rematch_articles
 from crawler.pipelines import extract as extract_stage
 from crawler.pipelines import store as store_stage
+from crawler.pipelines import workers as worker_tasks
 from crawler.pipelines.canonicalize import CanonicalizePipeline
 from crawler.pipelines.cluster import ClusterPipeline
 from crawler.pipelines.dedup import DedupPipeline
@@ -179,10 +180,14 @@ def test_each_internal_failure_is_retried_and_alerts_once(
     try:
         with monkeypatch.context() as patch:
             crawl = Crawl(settings, db)
+            # Extraction runs in the prefilter's worker task and, where that task failed,
+            # again in the extract stage's own: both die or hang.
             if kind == "worker_death":
                 patch.setattr(extract_stage, "extract_to_dict", die)
+                patch.setattr(worker_tasks, "extract_to_dict", die)
             elif kind == "timeout":
                 patch.setattr(extract_stage, "extract_to_dict", hang)
+                patch.setattr(worker_tasks, "extract_to_dict", hang)
             elif kind == "matcher":
                 crawl.ctx._matcher = BrokenMatcher()
             else:
@@ -243,6 +248,7 @@ def test_rematch_processes_failed_internal_rows_from_raw_html(
     try:
         with monkeypatch.context() as patch:
             patch.setattr(extract_stage, "extract_to_dict", die)
+            patch.setattr(worker_tasks, "extract_to_dict", die)
             Crawl(settings, db).process(url, body)
         assert stored(db, url)[0].status == "failed_internal"
         stats = rematch_articles(db, settings)  # no --alert: these never had their chance

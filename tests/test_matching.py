@@ -339,3 +339,31 @@ def test_any_text_evaluates_with_consistent_explanations(
         for span in r.spans:
             source = doc.title if span.field == "title" else doc.text
             assert source[span.start : span.end] == span.text
+
+
+def test_marks_cover_terms_with_punctuation_whole(matcher: Matcher) -> None:
+    doc = Document(
+        "Sheriff ends 287(g) with ICE",
+        "The sheriff will end the county jail partnership under 287(g). ICE agents said so.",
+    )
+    marked = {r.snippet[a:b] for r in matcher.match(doc) for a, b in r.snippet_marks}
+    assert "287(g)" in marked and "287(" not in marked
+
+
+def test_snippet_starts_at_a_sentence_boundary(matcher: Matcher) -> None:
+    filler = "The town held its fair with rides and food stands for all who came that weekend. " * 4
+    text = (
+        filler + "On Monday the sheriff said the county would end its 287(g) agreement with ICE "
+        "after a long debate about immigration detainers and the cost of the jail. " + filler
+    )
+    [r] = [r for r in matcher.match(Document("County ends 287(g) deal", text)) if r.snippet]
+    assert r.snippet.startswith("On Monday the sheriff")
+
+
+def test_whole_term_widens_cut_marks() -> None:
+    from crawler.matching.describe import whole_term
+
+    text = "under the 287(g) program and ICE's office"
+    assert text[slice(*whole_term(text, 10, 14))] == "287(g)"
+    assert text[slice(*whole_term(text, 17, 20))] == "program"
+    assert text[slice(*whole_term(text, 29, 32))] == "ICE"

@@ -60,7 +60,7 @@ def _base_documents() -> list[Document]:
 
 BASE = _base_documents()
 INLINE = ["b", "i", "em", "strong", "span", "a", "u", "mark", "small"]
-SPACES = [" ", "  ", "\n", "\t", "&nbsp;", " \n "]
+SPACES = [" ", "  ", "\n", "\t", "&nbsp;", " \n ", "<br>", "&#160;", " <wbr>", "<span> </span>"]
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +206,13 @@ def test_prefilter_passes_every_generated_matching_story(
         b'<meta property="og:title" content="Sanctuary city sued">',
         b"<p>Detenido por agentes de inmigraci&oacute;n en la corte.</p>",
         "<p>ICE agents detained him at the courthouse.</p>".encode("utf-16"),
+        # a word glued to the one before by a removed block tag ("NewsImmigration")
+        b"<h2>News</h2>Immigration agents detained him at the court<b>house</b>.",
+        # JSON-LD escapes, as a JSON parser reads them
+        b'<script type="application/ld+json">{"headline": "Agentes de inmigraci\\u00f3n '
+        b'detienen a un hombre\\nen la corte"}</script>',
+        # an entity without its semicolon: to an HTML parser `&amp` then `Immigration`
+        b"<p>&ampImmigration agents detained him at the courthouse.</p>",
     ],
 )
 def test_scan_sees_through_markup(matcher: Matcher, page: bytes) -> None:
@@ -219,6 +226,39 @@ def test_scan_skips_unrelated_pages_and_explains(matcher: Matcher) -> None:
     assert result.reason.startswith("no rule has all its terms")
     assert "ICE" not in result.hits
     assert not matcher.prefilter.scan(b"").passed
+
+
+def test_scan_looks_for_whole_words_not_substrings(matcher: Matcher) -> None:
+    """ "migra" (la migra) is inside "immigration" and "migrant", "order" inside "border": as
+    substrings they made most politics pages pass; the matcher only ever sees whole words."""
+    page = b"<p>Migrant workers joined a migration study; police arrested a man at the courthouse."
+    assert not matcher.prefilter.scan(page).passed
+    assert matcher.prefilter.scan(page.replace(b"Migrant workers", b"La migra")).passed
+
+
+def test_scan_looks_for_phrases_not_scattered_words(matcher: Matcher) -> None:
+    """A term's words must stand together as the matcher needs them ("immigration agents"),
+    not anywhere in the page: general news says "immigration" and "agents" apart all the time."""
+    apart = (
+        b"<p>The immigration debate went on.</p><p>Real estate agents arrested nothing.</p>"
+        b"<p>He was detained at the courthouse.</p>"
+    )
+    together = b"<p>Immigration agents detained him at the courthouse.</p>"
+    assert not matcher.prefilter.scan(apart).passed
+    assert matcher.prefilter.scan(together).passed
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<p>ICE&rsquo;s agents detained him at the courthouse.</p>",  # possessive dropped
+        b"<p>The agency's agents: immigration&nbsp;agents detained him at the courthouse.</p>",
+        b"<p>Immigration</p><p>agents detained him at the courthouse.</p>",  # across blocks
+        b"<h2>News</h2>Immi<b>gration</b> agents detained him at the court<i>house</i>.",
+    ],
+)
+def test_phrases_survive_markup_between_their_words(matcher: Matcher, page: bytes) -> None:
+    assert matcher.prefilter.scan(page).passed
 
 
 def test_every_rule_has_something_to_look_for(matcher: Matcher) -> None:
@@ -265,3 +305,35 @@ def test_prefilter_passes_every_corpus_page_the_matcher_matches(
             f"({passed / len(pages):.1%}); matcher matched {matched}"
         )
     assert dropped == []
+
+
+def _rule_story(matcher: Matcher, rule_id: str, pick: int) -> Document:
+    """A story built deterministically from one rule's groups (the `pick`-th form of each)."""
+    rule = next(r for r in matcher.rules if r.id == rule_id)
+    forms = matcher.lexicon.forms
+    words = []
+    for req in (*rule.require, *rule.context):
+        group = sorted(req)[pick % len(req)]
+        options = sorted(forms[group], key=str)
+        tokens, exact = options[pick % len(options)]
+        words.append(exact or " ".join(tokens))
+    phrase = " and ".join(words)
+    text = "\n\n".join(f"Officials said {phrase} on Monday." for _ in range(3))
+    return Document(phrase.capitalize(), text)
+
+
+def test_prefilter_passes_a_matching_story_for_every_rule_shape(matcher: Matcher) -> None:
+    """Every rule (the event rules with four or five requirements, `unless` and `context`
+    included), several term choices each: a story the matcher matches passes the prefilter."""
+    matched: set[str] = set()
+    for rule in matcher.rules:
+        for pick in range(3):
+            doc = _rule_story(matcher, rule.id, pick)
+            if not matcher.match(doc):
+                continue
+            matched.add(rule.id)
+            page = rendered(doc, random.Random(pick))
+            result = matcher.prefilter.scan(page)
+            assert result.passed, (rule.id, result.reason, doc.title)
+    # the check means something only if most rule shapes produced a matching story
+    assert len(matched) >= 0.8 * len(matcher.rules), sorted({r.id for r in matcher.rules} - matched)

@@ -171,18 +171,29 @@ def populate(db: Database) -> Sample:
         cluster = StoryCluster(title_key="courthouse arrest hennepin")
         s.add(cluster)
         s.flush()
+        # Publication and first-seen times differ on purpose: filters must use the right one.
         a1 = add_article(
             s, metro, "Agents arrest man at county courthouse", text=A1_TEXT,
             published_at=t - timedelta(hours=3), cluster_id=cluster.id, author="Dana Reporter",
-            language="en",
+            language="en", first_seen_at=t - timedelta(hours=2),
         )  # fmt: skip
         a2 = add_article(
             s, county, "Courthouse arrest draws protest", cluster_id=cluster.id,
             text="Protesters gathered after the courthouse arrest.",
+            first_seen_at=t - timedelta(days=3),  # no publication time: first seen counts
         )  # fmt: skip
-        a3 = add_article(s, metro, "City council debates sanctuary ordinance")
-        a4 = add_article(s, metro, XSS_TITLE, url=XSS_URL, text="<b>bold?</b> ICE agents waited.")
-        a5 = add_article(s, metro, "Ice storm closes courthouse early")
+        a3 = add_article(
+            s, metro, "City council debates sanctuary ordinance", language="es",
+            published_at=t - timedelta(days=12), first_seen_at=t - timedelta(days=10),
+        )  # fmt: skip
+        a4 = add_article(
+            s, metro, XSS_TITLE, url=XSS_URL, text="<b>bold?</b> ICE agents waited.",
+            published_at=t - timedelta(days=1, hours=1), first_seen_at=t - timedelta(days=1),
+        )  # fmt: skip
+        a5 = add_article(
+            s, metro, "Ice storm closes courthouse early",
+            published_at=t - timedelta(days=20), first_seen_at=t - timedelta(days=20),
+        )  # fmt: skip
         snippet = "ICE officers waited outside courtroom 4B."
         start = A1_TEXT.index("ICE officers")
         m1 = add_match(

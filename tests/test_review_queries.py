@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from test_review_factory import Sample, add_article, add_match, add_source, populate
 
+from crawler.review.exports import labelled_examples, parse_match_ref, safe_cell
 from crawler.review.queries import (
     MatchQuery,
     count_matches,
     default_reviewer,
     get_match,
     label_match,
-    labelled_examples,
     list_matches,
     parse_when,
     snippet_segments,
@@ -68,10 +68,18 @@ def test_snippet_segments() -> None:
     ]
     assert snippet_segments(text, [[18, 28], [0, 3]])[0] == ("ICE", True)  # any order
     assert snippet_segments(text, [[0, 10], [4, 8]]) == [(text[:10], True), (text[10:], False)]
-    assert snippet_segments(text, [[-5, 3], [25, 99]]) == [
-        ("ICE", True),
-        (text[3:25], False),
-        (text[25:], True),
+    assert (
+        snippet_segments(text, [[-5, 3], [25, 99]])
+        == [  # a cut word is marked whole
+            ("ICE", True),
+            (text[3:18], False),
+            (text[18:], True),
+        ]
+    )
+    assert snippet_segments("a 287(g) deal", [[2, 6]]) == [  # older rows marked "287("
+        ("a ", False),
+        ("287(g)", True),
+        (" deal", False),
     ]
     assert snippet_segments(text, [["a", "b"], [5], None, [7, 7], [9, 2]]) == [(text, False)]  # type: ignore[list-item]
     assert snippet_segments(text, None) == [(text, False)]
@@ -115,6 +123,8 @@ def test_list_and_count(database: Database, sample: Sample) -> None:
         assert count_matches(s, MatchQuery(topic="courthouse_arrests", min_score=0.5)) == 3
         paged = list_matches(s, MatchQuery(limit=2, offset=4))
         assert [r.id for r in paged] == [sample.m4, sample.m6]
+        by_published = [r.id for r in list_matches(s, MatchQuery())][2:]
+        assert by_published == [sample.m5, sample.m3, sample.m4, sample.m6]
         assert topics(s) == [
             ("courthouse_arrests", "Courthouse arrests"),
             ("sanctuary_policy", "Sanctuary policy"),
@@ -177,29 +187,57 @@ def test_label_match_keeps_history(database: Database, sample: Sample) -> None:
         assert detail is not None and [r.label for r in detail.reviews] == ["relevant", "duplicate"]
 
 
-def test_labelled_examples(database: Database, sample: Sample) -> None:
+def test_labelled_examples_are_per_article_and_topic(database: Database, sample: Sample) -> None:
     with database.session() as s:
-        label_match(s, sample.m3, "duplicate", reviewer="x")
-        examples = labelled_examples(s)
-    assert [e["id"] for e in examples] == [f"match-{a}" for a in (sample.a2, sample.a3, sample.a5)]
-    assert [e["labels"] for e in examples] == [
-        ["courthouse_arrests"],
-        ["sanctuary_policy"],
-        [],
-    ]
-    assert examples[0]["text"] == "Protesters gathered after the courthouse arrest."
+        label_match(s, sample.m1, "irrelevant", reviewer="x")  # a1's other topic stays unreviewed
+        label_match(s, sample.m3, "duplicate", reviewer="x")  # a2: only a duplicate label
+        export = labelled_examples(s)
+    records = {r["id"]: r for r in export.records}
+    assert set(records) == {f"match-{m}" for m in (sample.m1, sample.m4, sample.m6)}
+    a1 = records[f"match-{sample.m1}"]
+    # the irrelevant courthouse label says nothing about a1's sanctuary topic
+    assert (a1["labels"], a1["reviewed_topics"]) == ([], ["courthouse_arrests"])
+    assert a1["match_ids"] == {"courthouse_arrests": sample.m1}
+    assert records[f"match-{sample.m4}"]["labels"] == ["sanctuary_policy"]
+    assert records[f"match-{sample.m6}"]["reviewed_topics"] == ["courthouse_arrests"]
+    assert (export.relevant, export.irrelevant, export.duplicates) == (1, 2, 1)
+
+
+def test_a_reported_miss_reviewed_relevant_is_a_positive(database: Database) -> None:
+    with database.session() as s:
+        article = add_article(s, None, "Quiet report")
+        missed = add_match(s, article, "courthouse_arrests", state="missed", score=0.0)
+        label_match(s, missed.id, "relevant", reviewer="x")
+        export = labelled_examples(s)
+        assert list_matches(s, MatchQuery()) == []  # lists show matched rows unless asked
+        assert [r.id for r in list_matches(s, MatchQuery(state="missed"))] == [missed.id]
+    [record] = export.records
+    assert record["labels"] == record["reviewed_topics"] == ["courthouse_arrests"]
+
+
+def test_match_refs_and_safe_cells() -> None:
+    assert parse_match_ref("match-12") == parse_match_ref(" 12 ") == 12
+    with pytest.raises(ValueError, match="not a match id"):
+        parse_match_ref("article-3")
+    assert [safe_cell(v) for v in ("=1+1", "+1", "-2", "@x", "\tx", "\rx", "ok", None, 3)] == [
+        "'=1+1", "'+1", "'-2", "'@x", "'\tx", "'\rx", "ok", "", "3",
+    ]  # fmt: skip
 
 
 def test_timeline_counts_per_day_and_topic(database: Database) -> None:
     with database.session() as s:
-        article = add_article(s, None, "t")
-        other = add_article(s, None, "u")
+        article = add_article(s, None, "t", first_seen_at=NOW - timedelta(hours=1))
+        other = add_article(s, None, "u", first_seen_at=NOW - timedelta(hours=2))
+        old = add_article(s, None, "v", first_seen_at=NOW - timedelta(days=2, hours=1))
+        older = add_article(s, None, "w", published_at=NOW - timedelta(days=40))
         add_match(s, article, "a", created_at=NOW - timedelta(hours=1))
         add_match(s, other, "a", created_at=NOW - timedelta(hours=2))
-        add_match(s, other, "b", created_at=NOW - timedelta(days=2, hours=1))
-        add_match(s, article, "b", created_at=NOW - timedelta(days=40))  # outside the window
+        add_match(s, old, "b", created_at=NOW - timedelta(days=2, hours=1))
+        add_match(s, older, "b", created_at=NOW - timedelta(hours=3))  # found now, published then
         data = timeline(s, days=7, now=NOW)
         only_b = timeline(s, days=7, now=NOW, topic="b")
+        found = timeline(s, days=7, now=NOW, by="found")
+    assert found.counts[(NOW.date(), "b")] == 1  # by found time the old article is today's
     assert len(data.days) == 7 and data.days[-1] == NOW.date()
     assert data.counts == {(NOW.date(), "a"): 2, ((NOW - timedelta(days=2)).date(), "b"): 1}
     assert data.topics == [("a", "A"), ("b", "B")]

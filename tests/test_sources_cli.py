@@ -107,6 +107,8 @@ def test_insert_keeps_the_markers_or_appends() -> None:
 @pytest.mark.slow
 def test_list_and_test_a_source(config: Path, site: SampleSite) -> None:
     assert add(config, site, "--name", "ledger").exit_code == 0
+    assert run(config, "sources").exit_code == 3  # listing only reads: no database yet
+    assert run(config, "db", "upgrade").exit_code == 0
     listed = run(config, "sources", "--json")
     assert listed.exit_code == 0, listed.output
     (row,) = json.loads(listed.output)

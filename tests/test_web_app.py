@@ -51,7 +51,7 @@ def csrf(client: FlaskClient, match_id: int) -> str:
 
 
 def test_list_shows_every_match(client: FlaskClient, sample: Sample) -> None:
-    html = page(client, "/")
+    html = page(client, "/matches")
     assert "6 matches" in html
     assert match_ids(html) == {sample.m1, sample.m2, sample.m3, sample.m4, sample.m5, sample.m6}
     assert "<mark>ICE officers</mark> waited outside <mark>courtroom</mark> 4B." in html
@@ -74,12 +74,12 @@ def test_list_shows_every_match(client: FlaskClient, sample: Sample) -> None:
     ],
 )
 def test_list_filters(client: FlaskClient, sample: Sample, query: str, expected: set[str]) -> None:
-    html = page(client, f"/?{query}")
+    html = page(client, f"/matches?{query}")
     assert match_ids(html) == {getattr(sample, name) for name in expected}
 
 
 def test_list_keeps_the_form_values(client: FlaskClient, sample: Sample) -> None:
-    html = page(client, "/?topic=sanctuary_policy&status=relevant&q=council&since=30d")
+    html = page(client, "/matches?topic=sanctuary_policy&status=relevant&q=council&since=30d")
     assert '<option value="sanctuary_policy" selected>' in html
     assert '<option value="relevant" selected>' in html
     assert 'value="council"' in html and 'value="30d"' in html
@@ -97,19 +97,19 @@ def test_list_keeps_the_form_values(client: FlaskClient, sample: Sample) -> None
 def test_list_reports_bad_filters(
     client: FlaskClient, sample: Sample, query: str, message: str
 ) -> None:
-    html = page(client, f"/?{query}", status=400)
+    html = page(client, f"/matches?{query}", status=400)
     assert message in html
     assert 'aria-invalid="true"' in html or "status" in query
 
 
 def test_list_pages(client: FlaskClient, sample: Sample) -> None:
-    first = page(client, "/?limit=25&topic=courthouse_arrests")
+    first = page(client, "/matches?limit=25&topic=courthouse_arrests")
     assert "4 matches" in first and "page 1" not in first
-    with_pages = page(client, "/?limit=1&topic=courthouse_arrests&page=2")
+    with_pages = page(client, "/matches?limit=1&topic=courthouse_arrests&page=2")
     assert "page 2 of 4" in with_pages
-    assert match_ids(with_pages) == {sample.m5}
-    assert 'href="/?page=1&amp;limit=1&amp;topic=courthouse_arrests"' in with_pages
-    assert 'href="/?page=3&amp;limit=1&amp;topic=courthouse_arrests"' in with_pages
+    assert match_ids(with_pages) == {sample.m5}  # newest published first
+    assert 'href="/matches?page=1&amp;limit=1&amp;topic=courthouse_arrests"' in with_pages
+    assert 'href="/matches?page=3&amp;limit=1&amp;topic=courthouse_arrests"' in with_pages
 
 
 def test_detail_shows_everything(client: FlaskClient, sample: Sample) -> None:
@@ -235,6 +235,15 @@ def test_sources_shows_health_and_runs(client: FlaskClient, sample: Sample) -> N
 
 
 def test_empty_database_pages_render(client: FlaskClient) -> None:
-    assert "No matches with these filters." in page(client, "/")
+    assert "No matches with these filters." in page(client, "/matches")
+    assert "No sources yet" in page(client, "/")
     assert "No matches in the last 30 days." in page(client, "/timeline")
     assert "No source has been crawled yet." in page(client, "/sources")
+
+
+def test_match_list_dates_by_publication_or_found(client: FlaskClient, sample: Sample) -> None:
+    published = page(client, "/matches?since=11d&until=2d")
+    found = page(client, "/matches?since=11d&until=2d&by=found")
+    assert match_ids(published) == {sample.m3} and match_ids(found) == {sample.m3, sample.m4}
+    assert "(first seen)" in published  # a2 has no publication time
+    assert "found " in found and '<option value="found" selected>' in found

@@ -71,7 +71,7 @@ def csrf(client: FlaskClient, match_id: int) -> str:
 
 
 def test_hostile_article_renders_as_text(client: FlaskClient, sample: Sample) -> None:
-    for url in ("/", f"/matches/{sample.m5}", "/?q=script"):
+    for url in ("/", "/matches", f"/matches/{sample.m5}", f"/stories/a{sample.a4}", "/?q=script"):
         html = client.get(url).get_data(as_text=True)
         assert XSS_TITLE not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -85,7 +85,8 @@ def test_hostile_article_renders_as_text(client: FlaskClient, sample: Sample) ->
 
 
 def test_every_page_is_inert(client: FlaskClient, sample: Sample) -> None:
-    for url in (*PAGES, *(f"/matches/{m}" for m in (sample.m1, sample.m3, sample.m6))):
+    stories = (f"/stories/c{sample.cluster}", f"/stories/a{sample.a4}", "/?status=unreviewed")
+    for url in (*PAGES, *stories, *(f"/matches/{m}" for m in (sample.m1, sample.m3, sample.m6))):
         assert_inert(client.get(url).get_data(as_text=True))
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -22,18 +23,71 @@ COMMAND_MODULES = (
     "crawler.cli.daemon",
     "crawler.cli.workers",
     "crawler.cli.sources",
+    "crawler.cli.feedback",
+    "crawler.cli.incidents",
 )
 
 
+ENV_DEBUG = "NEWSWATCH_DEBUG"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.secho(f"error: {_one_line(message)}", fg="red", err=True)
+    sys.exit(code)
+
+
 class NewswatchGroup(click.Group):
-    """A click group that turns NewswatchError into a message instead of a traceback."""
+    """A click group that turns every error into one-line messages and an exit code, never a
+    traceback (set $NEWSWATCH_DEBUG=1 to see the traceback of an unexpected error)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse the global options; a usage error there is one line too."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            _fail(exc.format_message() + where, exc.exit_code)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except NewswatchError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            for line in exc.lines():
+                click.secho(f"error: {_one_line(line)}", fg="red", err=True)
             sys.exit(exc.exit_code)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # a group called alone: click prints its help (exit 2)
+        except click.UsageError as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            _fail(exc.format_message() + where, exc.exit_code)
+        except click.ClickException as exc:
+            for line in getattr(exc, "error_lines", [])[:-1]:
+                click.secho(f"error: {_one_line(line)}", fg="red", err=True)
+            last = getattr(exc, "error_lines", [exc.format_message()])[-1:] or [""]
+            _fail(last[0], exc.exit_code)
+        except (click.exceptions.Exit, click.Abort, KeyboardInterrupt, EOFError):
+            raise
+        except Exception as exc:
+            if os.environ.get(ENV_DEBUG):
+                raise
+            detail = _one_line(str(exc))[:300] or "no message"
+            _fail(
+                f"unexpected {type(exc).__name__}: {detail} (a bug in newswatch: please report "
+                f"it; ${ENV_DEBUG}=1 shows the traceback)",
+                1,
+            )
         finally:
             app = ctx.find_object(AppContext)
             if app is not None:
@@ -44,7 +98,7 @@ class NewswatchGroup(click.Group):
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path, dir_okay=False, readable=False),
     help="Config file (default: $NEWSWATCH_CONFIG, else ./newswatch.toml, else built-in defaults).",
 )
 @click.version_option(__version__, prog_name="newswatch")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.table import Table
 from rich.text import Text
 from sqlalchemy import select
 
@@ -13,9 +12,15 @@ from alerts.check import check_slack
 from alerts.dispatcher import Dispatcher
 from alerts.slack import make_sender
 from crawler.cli.context import AppContext
+from crawler.cli.tables import Column, fitted_table
 from crawler.storage.models import Alert, utcnow
 
 STATUSES = ("pending", "sending", "sent", "failed", "suppressed")
+ALERT_COLUMNS = (
+    Column("id", justify="right"), Column("kind", 3), Column("status"), Column("channel", 2),
+    Column("tries", 4, "right"), Column("sent / next try", 1),
+    Column("headline / error", wrap=True),
+)  # fmt: skip
 
 
 def _app(ctx: click.Context) -> AppContext:
@@ -58,30 +63,23 @@ def alerts_cmd(ctx: click.Context, status: str | None, limit: int) -> None:
     if not found:
         app.console.print(f"no {status + ' ' if status else ''}alerts")
         return
-    table = Table(show_lines=False)
-    for column in (
-        "id",
-        "kind",
-        "status",
-        "channel",
-        "tries",
-        "sent / next try",
-        "headline / error",
-    ):
-        table.add_column(column, overflow="fold")
+    rows: list[list[str | Text]] = []
     for alert in found:
         detail = describe(alert)
         if alert.status in ("failed", "suppressed", "pending") and alert.last_error:
             detail += f"\n{alert.last_error}"
-        table.add_row(
-            str(alert.id),
-            alert.kind,
-            alert.status,
-            alert.channel,
-            str(alert.attempts),
-            _when(alert),
-            Text(detail),
+        rows.append(
+            [
+                str(alert.id),
+                alert.kind,
+                alert.status,
+                Text(alert.channel),
+                str(alert.attempts),
+                _when(alert),
+                Text(detail),
+            ]
         )
+    table = fitted_table(app.console.width, ALERT_COLUMNS, rows)
     app.console.print(table)
 
 
@@ -156,7 +154,10 @@ def slack_test_cmd(ctx: click.Context, post: bool) -> None:
     for good, line in result.lines:
         app.console.print(Text(("ok    " if good else "FAIL  ") + line))
     if not result.ok:
-        ctx.exit(1)
+        failed = sum(1 for good, _ in result.lines if not good)
+        raise click.ClickException(
+            f"the Slack check failed: {failed} problem{'s' if failed != 1 else ''} (FAIL above)"
+        )
 
 
 commands: list[click.Command] = [alerts_cmd, slack_cmd]

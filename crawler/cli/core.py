@@ -12,14 +12,28 @@ from datetime import UTC, datetime, timedelta
 import click
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.cli.context import AppContext, pass_app
+from crawler.cli.context import AppContext, creates_database, pass_app
+from crawler.cli.failures import all_failed_sentence
+from crawler.cli.params import DURATION
+from crawler.cli.tables import Column, fitted_table
 from crawler.daemon.runner import CrawlProcess, RunOutcome
 from crawler.errors import ConfigError, PipelineStartError
 from crawler.sources import SourceConfig
 from crawler.storage import repo
-from crawler.storage.db import head_revision, upgrade
+from crawler.storage.db import (
+    Database,
+    check_creatable,
+    check_url,
+    current_revision,
+    head_revision,
+    open_error,
+    sqlite_file,
+    upgrade,
+)
 from crawler.storage.models import CrawlRun
 
 
@@ -31,15 +45,28 @@ def config_group() -> None:
 @config_group.command("check")
 @pass_app
 def config_check(app: AppContext) -> None:
-    """Validate the config file and topic packs without running anything."""
+    """Validate the config file, topic packs and database URL without running anything.
+
+    Every problem is listed at once; "ok" is printed only when all of them are usable.
+    """
     settings = app.settings
     where = str(settings.path) if settings.path else "built-in defaults (no config file found)"
-    from crawler.matching import load_matcher
-
-    cfg = settings.matching
-    matcher = load_matcher(cfg.topic_packs, cfg.thresholds, cfg.disabled_topics)
+    problems: list[ConfigError] = []
+    matcher = None
+    try:
+        matcher = app.matcher()
+    except ConfigError as exc:
+        problems.append(exc)
+    try:
+        check_url(settings.database_url, origin=app.database_origin)
+    except ConfigError as exc:
+        problems.append(exc)
+    if problems:
+        raise ConfigError.combine(problems)
+    database = _database_state(app)
+    assert matcher is not None
     app.console.print(f"[green]ok[/green] {where}")
-    app.console.print(f"  database: {_safe_url(settings.database_url)}")
+    app.console.print(f"  database: {_safe_url(settings.database_url)} ({database})")
     app.console.print(
         f"  sources: {len(settings.sources)} ({sum(s.enabled for s in settings.sources)} enabled)"
     )
@@ -52,6 +79,29 @@ def config_check(app: AppContext) -> None:
         else "console (no SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL set)"
     )
     app.console.print(f"  alerts: {slack}")
+
+
+def _database_state(app: AppContext) -> str:
+    """Whether the database answers and its schema revision; StorageError if it is unusable."""
+    url = app.settings.database_url
+    path = sqlite_file(check_url(url, origin=app.database_origin))
+    if path is not None and not path.exists():
+        check_creatable(path)
+        return "not created yet: `newswatch db upgrade` or the first crawl creates it"
+    connect_args = {} if path is not None else {"connect_args": {"connect_timeout": 10}}
+    db = Database(url, migrate=False, create=False, origin=app.database_origin, **connect_args)
+    try:
+        revision = current_revision(db.engine)
+    except (SQLAlchemyError, OSError) as exc:
+        raise open_error(exc, db.engine.url) from None
+    finally:
+        db.dispose()
+    head = head_revision()
+    if revision is None:
+        return "reachable, empty: `newswatch db upgrade` creates the schema"
+    if revision != head:
+        return f"schema at {revision}; the next command that opens it migrates to {head}"
+    return f"reachable, schema at {revision}"
 
 
 def _safe_url(url: str) -> str:
@@ -69,9 +119,9 @@ def db_group() -> None:
 @click.option("--revision", default="head", show_default=True, help="Target migration.")
 @pass_app
 def db_upgrade(app: AppContext, revision: str) -> None:
-    """Create or migrate the database schema (Alembic)."""
+    """Create or migrate the database schema (Alembic); creates a missing SQLite file."""
     url = app.settings.database_url
-    upgrade(url, revision)
+    upgrade(url, revision, origin=app.database_origin)
     app.console.print(f"database at {_safe_url(url)} is at revision {head_revision()}")
 
 
@@ -89,55 +139,49 @@ def _progress_table(procs: list[CrawlProcess], runs: dict[int, CrawlRun]) -> Tab
     return table
 
 
-def _summary_table(outcomes: list[RunOutcome]) -> Table:
-    table = Table(title="crawl summary")
-    for column in (
-        "source",
-        "status",
-        "links",
-        "fetched",
-        "new",
-        "dupes",
-        "skipped",
-        "matched",
-        "failed",
-        "errors",
-    ):
-        table.add_column(
-            column, justify="right" if column not in ("source", "status", "errors") else "left"
-        )
+SUMMARY_COLUMNS = (
+    Column("source"), Column("status"), Column("links", 3, "right"),
+    Column("fetched", 1, "right"), Column("new", 1, "right"), Column("dupes", 3, "right"),
+    Column("skipped", 3, "right"), Column("matched", 1, "right"), Column("failed", 2, "right"),
+    Column("errors", 2, wrap=True),
+)  # fmt: skip
+
+
+def _summary_table(outcomes: list[RunOutcome], width: int = 200) -> Table:
+    rows: list[list[str | Text]] = []
     for o in outcomes:
         s = o.summary
         errors = ", ".join(f"{k}={v}" for k, v in dict(s.get("errors") or {}).items())  # type: ignore[call-overload]
         color = {"ok": "green", "partial": "yellow", "not_modified": "green"}.get(o.status, "red")
-        table.add_row(
-            o.source,
-            f"[{color}]{o.status}[/{color}]",
-            str(s["discovered"]),
-            str(s["pages_fetched"]),
-            str(s["new_articles"]),
-            str(s["duplicates"]),
-            str(s["skipped"]),
-            str(s["matched"]),
-            str(s["failed"]),
-            errors or "-",
+        rows.append(
+            [
+                Text(o.source),
+                f"[{color}]{o.status}[/{color}]",
+                *(str(s[k]) for k in ("discovered", "pages_fetched", "new_articles")),
+                *(str(s[k]) for k in ("duplicates", "skipped", "matched", "failed")),
+                errors or "-",
+            ]
         )
-    return table
+    return fitted_table(width, SUMMARY_COLUMNS, rows, title="crawl summary")
 
 
 @click.command("crawl")
 @click.option("--source", "source_names", multiple=True, help="Only this source (repeatable).")
 @click.option(
-    "--timeout", type=float, help="Seconds per source (default: scheduler.crawl_timeout)."
+    "--timeout",
+    type=DURATION,
+    help="Time per source: seconds or 90s/15m/1h (default: scheduler.crawl_timeout).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
+@creates_database
 def crawl(
     app: AppContext, source_names: tuple[str, ...], timeout: float | None, as_json: bool
 ) -> None:
     """Crawl the sources once, with a live progress line and a per-source summary.
 
-    Exits non-zero when every source failed.
+    Exits 1 when every source failed, ending with one line on stderr: how many, the commonest
+    cause and each source's host. Creates (and migrates) a missing SQLite database.
     """
     settings = app.settings
     sources = (
@@ -151,7 +195,7 @@ def crawl(
             path=str(settings.path) if settings.path else None,
         )
     db = app.db
-    _preflight(app, sources)
+    _preflight(app, sources)  # a bad or missing topic pack: exit 2 before anything is fetched
     limit = timeout if timeout is not None else settings.scheduler.crawl_timeout
     procs: list[CrawlProcess] = []
     lock = threading.Lock()
@@ -181,13 +225,15 @@ def crawl(
     if as_json:
         click.echo(json.dumps([o.summary | {"source": o.source} for o in outcomes], indent=2))
     else:
-        app.console.print(_summary_table(outcomes))
+        app.console.print(_summary_table(outcomes, app.console.width))
     for o in outcomes:  # a crawl process found its pipeline could not start (config changed)
         message = str(o.summary.get("message") or "")
         if o.status == "failed" and message.startswith(PipelineStartError.PREFIX):
             raise PipelineStartError(message.removeprefix(PipelineStartError.PREFIX + ": "))
     ok = {"ok", "partial", "not_modified"}
     if not any(o.status in ok for o in outcomes):
+        sys.stdout.flush()
+        click.secho(f"error: {all_failed_sentence(outcomes, sources)}", fg="red", err=True)
         sys.exit(1)
 
 
@@ -196,13 +242,17 @@ def _preflight(app: AppContext, sources: list[SourceConfig]) -> None:
     from crawler.pipelines.preflight import check_pipeline
 
     try:
+        app.matcher()  # every pack and threshold problem at once, named by file and field
         check_pipeline(app.settings)
-    except PipelineStartError as exc:
+    except ConfigError as exc:
+        message = str(exc)
+        if not isinstance(exc, PipelineStartError):
+            message = f"{PipelineStartError.PREFIX}: {message}"
         with app.db.session() as session:
             for source in sources:
                 row = repo.upsert_source(session, source)
                 run = repo.create_run(session, row.id, trigger="manual", pid=None)
-                repo.finish_run(session, run.id, status="failed", message=str(exc))
+                repo.finish_run(session, run.id, status="failed", message=message)
         raise
 
 
@@ -231,11 +281,30 @@ def parse_since(value: str | None) -> datetime | None:
 @click.command("rematch")
 @click.option("--since", help="Only articles first seen after this (24h, 7d, ISO date).")
 @click.option("--alert", is_flag=True, help="Also queue alerts for new matches (within max age).")
+@click.option(
+    "--dry-run", is_flag=True, help="Only list the matches a rule change would add or remove."
+)
 @pass_app
-def rematch(app: AppContext, since: str | None, alert: bool) -> None:
+def rematch(app: AppContext, since: str | None, alert: bool, dry_run: bool) -> None:
     """Re-run the current rules over stored articles (re-extracting from kept raw HTML)."""
-    from crawler.matching.rematch import rematch_articles
+    from crawler.matching.rematch import rematch_articles, rematch_preview
 
+    if dry_run:
+        scored, changes = rematch_preview(app.db, app.settings, since=parse_since(since))
+        for c in changes:
+            review = f" [{c.review_status}]" if c.review_status not in (None, "unreviewed") else ""
+            click.echo(
+                f"{'+' if c.change == 'add' else '-'} {c.topic} {c.score:.2f}/{c.threshold:.2f} "
+                f"article {c.article_id}{review} {c.title} <{c.url}>"
+            )
+        added = sum(1 for c in changes if c.change == "add")
+        click.echo(
+            f"dry run over {scored} articles: would add {added} matches, "
+            f"{len(changes) - added} stored matches would no longer fire; nothing written"
+        )
+        return
+
+    app.matcher()  # a bad topic pack or threshold fails here (exit 2), with every problem
     stats = rematch_articles(app.db, app.settings, since=parse_since(since), alert=alert)
     click.echo(
         f"rematched {stats.articles} articles: {stats.new_matches} new matches, "

@@ -12,10 +12,11 @@ import click
 from rich.table import Table
 from sqlalchemy import func, select
 
-from crawler.cli.context import AppContext, pass_app
+from crawler.cli.context import AppContext, creates_database, pass_app
 from crawler.daemon.health import TROUBLE
 from crawler.daemon.leases import list_workers
 from crawler.daemon.lock import LOCK_NAME, STALE_AFTER, describe_holder, pid_alive, probe, read_row
+from crawler.errors import ConfigError
 from crawler.logs import setup_logging
 from crawler.storage import repo
 from crawler.storage.db import Database
@@ -51,6 +52,7 @@ STATUS_KEYS = (
     help="Serve Prometheus /metrics on 127.0.0.1:PORT (default: [scheduler] metrics_port).",
 )
 @pass_app
+@creates_database
 def run(
     app: AppContext,
     once: bool,
@@ -65,18 +67,24 @@ def run(
     then are killed, and pending alerts are sent once more. Only one daemon may run against a
     database; a second one exits with an error naming the first, except with
     [scheduler] executor = "celery", where it waits as a hot standby and takes over when the
-    leader dies.
+    leader dies. Creates (and migrates) a missing SQLite database.
     """
     settings = app.settings
     if settings.scheduler.executor == "celery":
         from crawler.daemon.executors.celery import check_distributed
 
         check_distributed(settings)  # before the database is opened (or created)
+    app.matcher()  # a bad or missing topic pack stops the daemon before it starts (exit 2)
     setup_logging(log_level or settings.logging.level, log_format or settings.logging.format)
     from crawler.daemon.scheduler import Daemon
 
     if crawl_logs is not None:
-        crawl_logs.mkdir(parents=True, exist_ok=True)
+        try:
+            crawl_logs.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the --crawl-logs folder {crawl_logs}: {exc.strerror or exc}"
+            ) from None
     daemon = Daemon(settings, app.db, crawl_logs=crawl_logs)
     if metrics_port is not None:
         daemon.metrics_port = metrics_port

@@ -16,9 +16,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from crawler.errors import ConfigError, NewswatchError
-from crawler.matching import Document, Matcher, load_matcher, mark_snippet
-from crawler.matching.evaluate import EvalReport, load_labelled, run_eval, summary_lines
+from crawler.cli.context import AppContext, ErrorExit
+from crawler.errors import NewswatchError
+from crawler.matching import Document, Matcher, mark_snippet
+from crawler.matching.evaluate import (
+    EvalReport,
+    breakdown,
+    breakdown_lines,
+    load_labelled,
+    run_eval,
+    summary_lines,
+)
 from crawler.matching.model import Span
 
 FETCH_TIMEOUT = 15
@@ -26,34 +34,11 @@ FETCH_CAP = 5 * 1024 * 1024
 USER_AGENT = "newswatch-check/0.1 (+https://github.com/newswatch)"
 
 
-class _ConfigFailure(click.ClickException):
-    """A bad pack, config or labelled file: exit code 2, like the `newswatch` group gives."""
-
-    exit_code = 2
-
-
-def _fail(exc: NewswatchError) -> click.ClickException:
-    if exc.exit_code == _ConfigFailure.exit_code:
-        return _ConfigFailure(str(exc))
-    return click.ClickException(str(exc))
-
-
 def _configured_matcher(packs: Sequence[Path], thresholds: dict[str, float]) -> Matcher:
     """The matcher the config describes, plus `--pack` files and `--threshold` overrides."""
-    extra: list[Path] = []
-    disabled: list[str] = []
-    merged: dict[str, float] = {}
     ctx = click.get_current_context(silent=True)
-    app = ctx.find_root().obj if ctx is not None else None
-    settings = getattr(app, "settings", None) if app is not None else None
-    matching = getattr(settings, "matching", None)
-    if matching is not None:
-        extra.extend(Path(p) for p in matching.topic_packs)
-        disabled.extend(matching.disabled_topics)
-        merged.update(matching.thresholds)
-    extra.extend(packs)
-    merged.update(thresholds)
-    return load_matcher(extra, merged, disabled)
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    return (app or AppContext()).matcher(packs, thresholds)
 
 
 def _parse_thresholds(values: Sequence[str]) -> dict[str, float]:
@@ -90,6 +75,7 @@ def _read_source(source: str) -> tuple[bytes, str | None, str | None]:
     """Raw bytes, charset and URL of a FILE or URL argument."""
     if "://" in source:
         body, charset = fetch_url(source)
+        _refuse_binary(body, source)
         return body, charset, source
     path = Path(source)
     try:
@@ -101,7 +87,31 @@ def _read_source(source: str) -> tuple[bytes, str | None, str | None]:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise click.UsageError(f"cannot decompress {source}: {exc}") from None
+    _refuse_binary(data, source)
     return data, None, None
+
+
+# Signatures of files people pass by mistake; anything else with NUL bytes is binary too.
+MAGIC = (
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\x1f\x8b", "gzip-compressed data (name it .gz to have it decompressed)"),
+    (b"SQLite format 3\x00", "a SQLite database"),
+    (b"\x7fELF", "a program"),
+)
+
+
+def _refuse_binary(data: bytes, source: str) -> None:
+    """UsageError when `data` is not text or HTML: matching binary data explains nothing."""
+    kind = next((name for magic, name in MAGIC if data.startswith(magic)), None)
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if kind is None and not utf16 and b"\x00" in data[:8192]:
+        kind = "binary data (it contains NUL bytes)"
+    if kind is not None:
+        raise click.UsageError(f"cannot check {source}: it is {kind}, not HTML or text")
 
 
 def _looks_like_html(data: bytes) -> bool:
@@ -158,7 +168,7 @@ def check(source: str, packs: tuple[Path, ...], thresholds: tuple[str, ...]) -> 
     try:
         matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
     except NewswatchError as exc:
-        raise _fail(exc) from None
+        raise ErrorExit(exc) from None
     data, charset, url = _read_source(source)
     prefilter = matcher.prefilter.scan(data)
     doc = _document(data, charset, url, console)
@@ -206,7 +216,18 @@ def _write_predictions(path: Path, report: EvalReport) -> None:
 
 
 @click.command("eval")
-@click.argument("labelled", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("labelled", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.option(
+    "--reviewed",
+    is_flag=True,
+    help="Score the current rules on every reviewed match and reported miss in the database.",
+)
+@click.option(
+    "--incidents",
+    "incidents_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Score incident linking and fields on this labelled JSON Lines file instead.",
+)
 @click.option(
     "--predictions",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -226,31 +247,65 @@ def _write_predictions(path: Path, report: EvalReport) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Extra topic-pack TOML file (repeatable).",
 )
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    metavar="FIELD",
+    help="Also break the scores down by an item field: lang, kind, form, class… (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def eval_cmd(
-    labelled: Path,
+    labelled: Path | None,
+    reviewed: bool,
+    incidents_file: Path | None,
     predictions: Path | None,
     thresholds: tuple[str, ...],
     packs: tuple[Path, ...],
+    by: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Precision, recall and F1 per topic on LABELLED.jsonl, with false positives/negatives."""
+    """Precision, recall and F1 per topic on LABELLED.jsonl (or --reviewed: the database; or
+    --incidents FILE: incident linking and fields)."""
+    if incidents_file is not None:
+        _eval_incidents(incidents_file, as_json)
+        return
+    if reviewed == (labelled is not None):
+        raise click.UsageError("give either a LABELLED.jsonl file, --reviewed or --incidents FILE")
     try:
         matcher = _configured_matcher(packs, _parse_thresholds(thresholds))
+        if reviewed:
+            from crawler.cli.feedback import print_reviewed_eval
+
+            print_reviewed_eval(matcher, as_json=as_json)
+            return
+        assert labelled is not None
         items = load_labelled(labelled)
-    except ConfigError as exc:
-        raise _fail(exc) from None
+    except NewswatchError as exc:
+        raise ErrorExit(exc) from None
     report = run_eval(matcher, items)
     if predictions is not None:
         _write_predictions(predictions, report)
+    splits = {name: breakdown(report, items, name) for name in dict.fromkeys(by)}
     if as_json:
         data: dict[str, Any] = report.to_dict()
         data["pack_version"] = matcher.pack_version
+        if splits:
+            data["by"] = {
+                name: {
+                    value: {topic: s.to_dict() for topic, s in scores.items()}
+                    for value, scores in groups.items()
+                }
+                for name, groups in splits.items()
+            }
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"{len(items)} items, pack {matcher.pack_version}")
     for line in summary_lines(report):
         click.echo(line)
+    for name, groups in splits.items():
+        for line in breakdown_lines(name, groups):
+            click.echo(line)
     for name, score in report.topics.items():
         if score.false_positives:
             click.echo(f"{name} false positives: {', '.join(score.false_positives)}")
@@ -258,6 +313,30 @@ def eval_cmd(
             click.echo(f"{name} false negatives: {', '.join(score.false_negatives)}")
     for ident, error in report.errors.items():
         click.echo(f"unreadable {ident}: {error}", err=True)
+
+
+def _eval_incidents(path: Path, as_json: bool) -> None:
+    from crawler.incidents.evaluate import (
+        incident_summary_lines,
+        load_incident_items,
+        run_incident_eval,
+    )
+
+    try:
+        report = run_incident_eval(load_incident_items(path))
+    except NewswatchError as exc:
+        raise ErrorExit(exc) from None
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    for line in incident_summary_lines(report):
+        click.echo(line)
+    for a, b in report.wrongly_joined:
+        click.echo(f"joined but different incidents: {a} {b}")
+    for a, b in report.wrongly_split:
+        click.echo(f"split but one incident: {a} {b}")
+    for name, errors in report.field_errors.items():
+        click.echo(f"{name} wrong: {'; '.join(errors)}")
 
 
 commands: list[click.Command] = [check, eval_cmd]

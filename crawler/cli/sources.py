@@ -16,16 +16,23 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 
 from crawler.cli.context import AppContext
+from crawler.cli.params import DURATION, Duration
+from crawler.cli.tables import Column, fitted_table
 from crawler.config import DEFAULT_FILE, Settings, find_config_file, load_settings
 from crawler.errors import ConfigError, CrawlProcessError
 from crawler.sources import SourceConfig
 from crawler.storage.models import Source, utcnow
 
 MARKER_END = "# SOURCES-END"
+SOURCE_COLUMNS = (
+    Column("name"), Column("kind", 4), Column("on", 3), Column("health"),
+    Column("last success", 1), Column("last new article", 2), Column("fails", 2, "right"),
+    Column("last error", 1), Column("backoff", 3),
+)  # fmt: skip
 _LAST_RUN = (
     "SELECT status, errors, error_samples, pages_fetched, new_articles, matched "
     "FROM crawl_runs ORDER BY id DESC LIMIT 1"
@@ -112,33 +119,24 @@ def sources_group(ctx: click.Context, as_json: bool) -> None:
     if not records:
         app.console.print("no sources configured: `newswatch sources add URL` finds some")
         return
-    table = Table(title="sources")
-    for column in (
-        "name",
-        "kind",
-        "on",
-        "health",
-        "last success",
-        "last new article",
-        "fails",
-        "last error",
-        "backoff",
-    ):
-        table.add_column(column)
+    cells: list[list[str | Text]] = []
     for r in records:
         until = _parse(r["backoff_until"])
         backoff = f"until {until:%H:%M} UTC" if until else f"next +{r['next_backoff_seconds']:.0f}s"
-        table.add_row(
-            r["name"],
-            r["kind"],
-            "yes" if r["enabled"] else "no",
-            r["health"],
-            _ago(_parse(r["last_success_at"]), now),
-            _ago(_parse(r["last_new_article_at"]), now),
-            str(r["consecutive_failures"]),
-            r["last_error_kind"] or "-",
-            backoff if r["consecutive_failures"] or until else "-",
+        cells.append(
+            [
+                Text(r["name"]),
+                r["kind"],
+                "yes" if r["enabled"] else "no",
+                r["health"],
+                _ago(_parse(r["last_success_at"]), now),
+                _ago(_parse(r["last_new_article_at"]), now),
+                str(r["consecutive_failures"]),
+                Text(r["last_error_kind"] or "-"),
+                backoff if r["consecutive_failures"] or until else "-",
+            ]
         )
+    table = fitted_table(app.console.width, SOURCE_COLUMNS, cells, title="sources")
     app.console.print(table)
 
 
@@ -194,10 +192,10 @@ def write_source(path: Path, block: str, name: str) -> Settings:
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=60),
+    type=Duration(minimum=60),
     default=1800.0,
     show_default=True,
-    help="Seconds between crawls.",
+    help="Time between crawls: seconds or 30m, 2h (at least 60 s).",
 )
 @click.option(
     "--allow-private-host",
@@ -343,10 +341,10 @@ def summarise(db_path: Path, log_text: str, exit_code: int) -> dict[str, Any]:
 @click.argument("name")
 @click.option(
     "--timeout",
-    type=float,
+    type=DURATION,
     default=300.0,
     show_default=True,
-    help="Seconds before the test crawl is stopped.",
+    help="Time before the test crawl is stopped: seconds or 90s, 5m.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context

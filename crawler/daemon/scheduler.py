@@ -398,6 +398,9 @@ class Daemon:
         """Run until SIGTERM/SIGINT (or a lost lock); returns the exit code."""
         if not self._start():
             return 0
+        from crawler.review.interactive import start_interactive  # Slack buttons (issue 13)
+
+        interactive = start_interactive(self.db, self.settings)
         try:
             self.scheduler = self.build_scheduler()
             self.scheduler.start()
@@ -408,6 +411,8 @@ class Daemon:
         finally:
             if self.scheduler is not None and self.scheduler.running:
                 self.scheduler.shutdown(wait=False)
+            if interactive is not None:
+                interactive.close()
         return self._finish()
 
     def due(self, source: SourceConfig, last_started: datetime | None, now: datetime) -> bool:

@@ -6,7 +6,7 @@ for result in matcher.match(Document(title, text)):
 matcher.prefilter.scan(raw_html_bytes).passed
 """
 
-from crawler.matching.matcher import Matcher, load_matcher
+from crawler.matching.matcher import Matcher, load_matcher, near_matches
 from crawler.matching.model import (
     Document,
     PrefilterResult,
@@ -25,4 +25,5 @@ __all__ = [
     "TopicResult",
     "load_matcher",
     "mark_snippet",
+    "near_matches",
 ]

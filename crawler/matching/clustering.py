@@ -1,7 +1,8 @@
 """Story clustering (pure): is this article another copy or rewrite of a story already seen?
 
-Method. Each article gets a fingerprint: a normalised *title key* and a MinHash (datasketch,
-128 permutations, fixed seed) of the set of 4-word shingles of its body text. Two articles tell
+Method. Each article gets a fingerprint: a normalised *title key* and a MinHash (128
+permutations, fixed seed; datasketch's default scheme computed here in numpy, without its import
+of scipy) of the set of 4-word shingles of its body text. Two articles tell
 the same story when the estimated Jaccard similarity of their bodies is at least
 `BODY_THRESHOLD` (0.5), or at least `TITLE_BODY_THRESHOLD` (0.2) when their titles also agree
 (same title key, or title-word overlap of `TITLE_THRESHOLD` = 0.6 or more). Bodies too short to
@@ -30,6 +31,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -55,10 +57,15 @@ _STOPWORD_TEXT = (
 _SEPARATORS = (" - ", " | ", " – ", " — ", " · ", " • ")
 
 
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def _fold(text: str) -> str:
     """Case-fold and strip accents, so 'Corte' and 'corté' compare equal."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    folded = text.casefold()
+    if folded.isascii():
+        return folded
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", folded))
 
 
 STOPWORDS = frozenset(_fold(w) for w in _STOPWORD_TEXT.split())
@@ -98,25 +105,64 @@ def shingles(text: str, size: int = SHINGLE) -> set[str]:
     return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
+_FMIX32 = (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)  # MurmurHash3's 32-bit finalizer
+_U32 = np.uint32
+
+
+@lru_cache(maxsize=1)
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The affine permutations (a odd) of datasketch's default 'affine32' MinHash scheme."""
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=_U32) * _U32(2) + _U32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=_U32)
+    return a, b
+
+
+def _digests(items: Iterable[str]) -> np.ndarray:
+    """SHA-1 of each item (rows of 20 bytes): one hash serves both MinHash and SimHash."""
+    sha1 = hashlib.sha1
+    joined = b"".join([sha1(s.encode("utf-8"), usedforsecurity=False).digest() for s in items])
+    return np.frombuffer(joined, dtype=np.uint8).reshape(-1, 20)
+
+
+def _minhash(digests: np.ndarray) -> np.ndarray:
+    """The MinHash signature from item digests: the same values as datasketch's
+    `MinHash(num_perm=128, seed=SEED)` fed the same items (its default scheme: first 4 bytes of
+    SHA-1 little-endian, MurmurHash3 finalizer, h·a + b mod 2^32, minimum per permutation), so
+    signatures stored before datasketch was dropped compare with new ones."""
+    if not len(digests):
+        return np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint64)
+    hv = np.ascontiguousarray(digests[:, :4]).view("<u4").reshape(-1, 1).astype(_U32)
+    s1, m1, s2, m2, s3 = _FMIX32
+    hv = hv ^ (hv >> _U32(s1))
+    hv = hv * _U32(m1)
+    hv = hv ^ (hv >> _U32(s2))
+    hv = hv * _U32(m2)
+    hv = hv ^ (hv >> _U32(s3))
+    a, b = _permutations()
+    signature: np.ndarray = (hv * a + b).min(axis=0).astype(np.uint64)
+    return signature
+
+
+def _simhash(digests: np.ndarray) -> int | None:
+    """A 64-bit SimHash (bytes 4–12 of each digest), as a signed int for a BIGINT column."""
+    if not len(digests):
+        return None
+    hashes = np.ascontiguousarray(digests[:, 4:12]).view("<u8").reshape(-1)
+    bits = (hashes[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+    votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(hashes)
+    value = int((np.uint64(1) << np.arange(64, dtype=np.uint64))[votes > 0].sum(dtype=np.uint64))
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def minhash_of(items: Iterable[str]) -> np.ndarray:
     """The MinHash signature (uint64[NUM_PERM]) of a set of strings."""
-    from datasketch import MinHash  # here: datasketch imports scipy (~1 s per crawl process)
-
-    sketch = MinHash(num_perm=NUM_PERM, seed=SEED)
-    sketch.update_batch([s.encode("utf-8") for s in items])
-    return np.asarray(sketch.hashvalues, dtype=np.uint64)
+    return _minhash(_digests(items))
 
 
 def simhash_of(items: Iterable[str]) -> int | None:
     """A 64-bit SimHash of a set of strings, as a signed int (fits a BIGINT column)."""
-    digests = [hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest() for s in items]
-    if not digests:
-        return None
-    hashes = np.frombuffer(b"".join(digests), dtype="<u8")
-    bits = (hashes[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
-    votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(digests)
-    value = sum(1 << i for i in range(64) if votes[i] > 0)
-    return value - (1 << 64) if value >= 1 << 63 else value
+    return _simhash(_digests(items))
 
 
 def signature_to_bytes(signature: np.ndarray) -> bytes:
@@ -145,9 +191,9 @@ def fingerprint(title: str | None, text: str | None) -> Fingerprint:
     """Fingerprint an article from its title and extracted body text."""
     body = text or ""
     token_count = len(words(body))
-    grams = shingles(body)
-    signature = minhash_of(grams) if token_count >= MIN_TOKENS else None
-    return Fingerprint(title_key(title), signature, simhash_of(grams), token_count)
+    digests = _digests(shingles(body))
+    signature = _minhash(digests) if token_count >= MIN_TOKENS else None
+    return Fingerprint(title_key(title), signature, _simhash(digests), token_count)
 
 
 @dataclass(frozen=True)
@@ -193,7 +239,15 @@ def best_cluster(fp: Fingerprint, candidates: Sequence[Candidate]) -> tuple[int,
     else:
         sims = np.zeros(len(candidates), dtype=np.float64)
     best: tuple[float, int] | None = None
-    for index, candidate in enumerate(candidates):
+    # Only candidates that can qualify are looked at one by one: a body similarity of
+    # TITLE_BODY_THRESHOLD or more, or (without a body signature on either side) the same title.
+    if fp.minhash is not None:
+        worth = np.flatnonzero(sims >= TITLE_BODY_THRESHOLD).tolist()
+        worth += [i for i, c in enumerate(candidates) if c.minhash is None]
+    else:
+        worth = [i for i, c in enumerate(candidates) if c.title_key == fp.title_key]
+    for index in sorted(set(worth)):
+        candidate = candidates[index]
         sim = float(sims[index])
         agree = titles_agree(fp.title_key, candidate.title_key)
         if fp.minhash is None or candidate.minhash is None:

@@ -43,6 +43,16 @@ _COURTS = [
     re.compile(r"\b((?:[A-Z][a-z]+ )?[A-Z][a-z]+) immigration court\b"),
 ]
 _STATE_ABBREV = re.compile(r"^,\s+(?:[A-Z][a-z]*\.?\s?){1,3}")
+# A place name that is the start of an organisation's name is not where the story happens:
+# "Washington Post", "Denver Police Department", "Texas Tribune", "Phoenix Suns".
+_ORG_AFTER = re.compile(
+    r"^(?:\s+(?:[A-Z][\w'’.&-]*\s+){0,2})?\s*(?:Police Department|Police|Post|Times|Tribune|Herald|"
+    r"Chronicle|Journal|Gazette|Observer|Inquirer|Examiner|Dispatch|Courier|Register|Bee|Sun|"
+    r"Star|Standard|Daily|News|Press|Public Radio|Public Media|University|College|School District|"
+    r"Public Schools|Broncos|Nuggets|Suns|Cardinals|Rangers|Giants|Airport|Zoo|Street|Avenue|Road|"
+    r"Boulevard)\b"
+)
+_ORG_BEFORE = re.compile(r"(?:University of|College of|Bank of|Port of)\s+$")
 _UNNAMED_ROLES = {
     "mayor": "mayor",
     "sheriff": "sheriff",
@@ -118,6 +128,8 @@ class EntityFinder:
             if kind == "title":
                 self._official(text, end + 1, canonical, found, named)
                 continue
+            if kind == "place" and _organisation(text, start, end + 1):
+                continue
             if kind == "place" and population < ALWAYS:
                 big = population >= BIG_CITY and not _sentence_initial(text, start)
                 if not big and not _STATE_ABBREV.match(text[end + 1 : end + 25]):
@@ -164,6 +176,14 @@ class EntityFinder:
             if role not in named and word in low and re.search(rf"\b{word}\b", low):
                 found["official"].append(role)
         return {kind: list(dict.fromkeys(values))[:MAX_PER_KIND] for kind, values in found.items()}
+
+
+def _organisation(text: str, start: int, end: int) -> bool:
+    """Whether the place name at [start, end) begins or ends an organisation's name."""
+    after = text[end : end + 40]
+    if _ORG_AFTER.match(after) and not after.startswith((",", ".")):
+        return True
+    return bool(_ORG_BEFORE.search(text[max(0, start - 20) : start]))
 
 
 def _sentence_initial(text: str, start: int) -> bool:

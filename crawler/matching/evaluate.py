@@ -1,8 +1,12 @@
 """Evaluation on labelled JSON Lines: precision, recall and F1 per topic, with the errors listed.
 
 Each line is `{"id" or "url", "text" or "html" or "path", "labels": [...]}` with an optional
-"title" and "lang". A `path` is read relative to the labelled file (HTML, `.gz` HTML or plain
-text); HTML goes through `crawler.extract` first.
+"title" and "lang". An optional "reviewed_topics" list (as `newswatch matches export
+--labelled` writes) limits scoring to those topics: a topic nobody reviewed is neither a
+positive nor a negative, so the item counts for no other topic. A `path` is read relative to
+the labelled file (HTML, `.gz` HTML or plain text); HTML goes through `crawler.extract` first.
+Other string fields ("kind", "form", "class", ...) are kept as attributes, so scores can be
+broken down by them (`breakdown`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,25 @@ class LabelledItem:
     path: Path | None = None
     url: str | None = None
     lang: str | None = None
+    reviewed_topics: tuple[str, ...] | None = None  # None: every topic is judged
+    attrs: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def judged(self, topic: str) -> bool:
+        """Whether this item says anything about `topic`."""
+        return (
+            self.reviewed_topics is None or topic in self.reviewed_topics or (topic in self.labels)
+        )
+
+    def attr(self, name: str) -> str | None:
+        """A string field of the item ("lang", "kind", "form", ...), None when absent."""
+        if name == "lang":
+            return self.lang
+        return self.attrs.get(name)
+
+
+_SOURCE_KEYS = frozenset(
+    {"id", "url", "title", "text", "html", "path", "labels", "lang", "reviewed_topics"}
+)
 
 
 @dataclass
@@ -105,6 +128,11 @@ def _item(data: Any, base: Path, where: str, path: Path) -> LabelledItem:
     title = data.get("title") or ""
     if not isinstance(title, str):
         raise fail("expected a string", "title")
+    reviewed = data.get("reviewed_topics")
+    if reviewed is not None and (
+        not isinstance(reviewed, list) or not all(isinstance(x, str) for x in reviewed)
+    ):
+        raise fail("expected a list of topic names", "reviewed_topics")
     raw_path = data.get("path")
     return LabelledItem(
         id=ident,
@@ -115,6 +143,8 @@ def _item(data: Any, base: Path, where: str, path: Path) -> LabelledItem:
         path=(base / raw_path) if isinstance(raw_path, str) else None,
         url=data.get("url") if isinstance(data.get("url"), str) else None,
         lang=data.get("lang") if isinstance(data.get("lang"), str) else None,
+        reviewed_topics=tuple(reviewed) if reviewed is not None else None,
+        attrs={k: v for k, v in data.items() if k not in _SOURCE_KEYS and isinstance(v, str) and v},
     )
 
 
@@ -174,6 +204,19 @@ def item_document(item: LabelledItem) -> Document:
     return _extract(data, item.url, item.title, item.lang)
 
 
+def _count(score: TopicScore, ident: str, gold: bool, got: bool) -> None:
+    if gold and got:
+        score.tp += 1
+    elif got:
+        score.fp += 1
+        score.false_positives.append(ident)
+    elif gold:
+        score.fn += 1
+        score.false_negatives.append(ident)
+    else:
+        score.tn += 1
+
+
 def run_eval(matcher: Matcher, items: Iterable[LabelledItem]) -> EvalReport:
     """Match every item and score each of the matcher's topics."""
     scores = {topic: TopicScore(topic) for topic in matcher.topics}
@@ -187,18 +230,30 @@ def run_eval(matcher: Matcher, items: Iterable[LabelledItem]) -> EvalReport:
             predicted = []
         predictions[item.id] = predicted
         for topic, score in scores.items():
-            gold, got = topic in item.labels, topic in predicted
-            if gold and got:
-                score.tp += 1
-            elif got:
-                score.fp += 1
-                score.false_positives.append(item.id)
-            elif gold:
-                score.fn += 1
-                score.false_negatives.append(item.id)
-            else:
-                score.tn += 1
+            if item.judged(topic):
+                _count(score, item.id, topic in item.labels, topic in predicted)
     return EvalReport(scores, predictions, errors)
+
+
+MISSING = "(none)"
+
+
+def breakdown(
+    report: EvalReport, items: Iterable[LabelledItem], by: str
+) -> dict[str, dict[str, TopicScore]]:
+    """The report's scores split by an item field ("lang", "kind", ...): value → topic → score.
+
+    Items without the field are grouped under "(none)"; no item is matched again.
+    """
+    groups: dict[str, dict[str, TopicScore]] = {}
+    for item in items:
+        value = item.attr(by) or MISSING
+        scores = groups.setdefault(value, {t: TopicScore(t) for t in report.topics})
+        predicted = report.predictions.get(item.id, [])
+        for topic, score in scores.items():
+            if item.judged(topic):
+                _count(score, item.id, topic in item.labels, topic in predicted)
+    return dict(sorted(groups.items()))
 
 
 def format_rate(value: float) -> str:
@@ -206,13 +261,28 @@ def format_rate(value: float) -> str:
     return f"{value:.3f}"
 
 
+def score_line(s: TopicScore) -> str:
+    """One topic's P/R/F1 and counts on one line."""
+    return (
+        f"{s.topic}: precision {format_rate(s.precision)} recall {format_rate(s.recall)} "
+        f"f1 {format_rate(s.f1)} (tp {s.tp}, fp {s.fp}, fn {s.fn}, tn {s.tn})"
+    )
+
+
+def breakdown_lines(by: str, groups: dict[str, dict[str, TopicScore]]) -> list[str]:
+    """Plain-text lines for a breakdown: a heading per value, then one line per topic."""
+    lines = [f"by {by}:"]
+    for value, scores in groups.items():
+        first = next(iter(scores.values()), None)
+        n = first.tp + first.fp + first.fn + first.tn if first else 0
+        lines.append(f"  {by}={value} ({n} items)")
+        lines.extend(f"    {score_line(s)}" for s in scores.values())
+    return lines
+
+
 def summary_lines(report: EvalReport, topics: Sequence[str] | None = None) -> list[str]:
     """Plain-text lines: one per topic with P/R/F1 and counts."""
     lines = []
     for name in topics or list(report.topics):
-        s = report.topics[name]
-        lines.append(
-            f"{name}: precision {format_rate(s.precision)} recall {format_rate(s.recall)} "
-            f"f1 {format_rate(s.f1)} (tp {s.tp}, fp {s.fp}, fn {s.fn}, tn {s.tn})"
-        )
+        lines.append(score_line(report.topics[name]))
     return lines

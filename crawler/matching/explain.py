@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+from crawler.matching.describe import whole_term
 from crawler.matching.keywords import Hit
 from crawler.matching.model import Span, merge_marks
 from crawler.matching.pack import TopicSpec
@@ -63,8 +65,9 @@ def hits_to_spans(
         if key in seen:
             continue
         seen.add(key)
-        text = fields[hit.field].text[hit.cstart : hit.cend]
-        spans.append(Span(hit.cstart, hit.cend, text, groups[hit.group], hit.field))
+        whole = fields[hit.field].text
+        start, end = whole_term(whole, hit.cstart, hit.cend)  # "287(g)", not "287("
+        spans.append(Span(start, end, whole[start:end], groups[hit.group], hit.field))
     return spans
 
 
@@ -88,17 +91,26 @@ def _densest(spans: Sequence[Span], size: int) -> tuple[int, int]:
     return ordered[best[1]].start, ordered[best[2]].end
 
 
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+|\n\s*")
+
+
+def _sentence_start(text: str, lo: int, reach: int) -> int | None:
+    """Where the sentence holding `lo` starts, if that is within `reach` characters before it."""
+    last = None
+    for m in _SENTENCE_END.finditer(text, max(0, lo - reach), lo):
+        last = m.end()
+    if last is not None:
+        return last
+    return 0 if lo - reach <= 0 else None
+
+
 def _expand(text: str, lo: int, hi: int, size: int) -> tuple[int, int]:
     """Grow [lo, hi) to at most `size` characters: from the start of the sentence holding the
-    first evidence (or a word boundary), to the end of a sentence (or a word) after the last."""
+    first evidence (looked for up to half the snippet back; else a word boundary), to the end
+    of a sentence (or a word) after the last."""
     slack = size - (hi - lo)
-    floor = max(0, lo - slack)
-    sentence = max(text.rfind(". ", floor, lo), text.rfind("\n", floor, lo))
-    if sentence >= 0:
-        start = sentence + 1
-    elif floor == 0:
-        start = 0
-    else:
+    start = _sentence_start(text, lo, max(slack, size // 2))
+    if start is None:
         space = text.find(" ", max(0, lo - slack // 3), lo)
         start = space + 1 if space >= 0 else lo
     while start < lo and text[start].isspace():

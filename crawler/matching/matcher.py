@@ -11,7 +11,8 @@ from typing import Any
 from crawler.errors import ConfigError
 from crawler.matching.entities import entity_finder
 from crawler.matching.explain import hits_to_spans, score_parts, snippet, window_hits
-from crawler.matching.keywords import Lexicon, with_sentences
+from crawler.matching.genre import GenreVerdict, judge_genre
+from crawler.matching.keywords import Hit, Lexicon, with_sentences
 from crawler.matching.model import ENTITY_KINDS, Document, Span, TopicResult
 from crawler.matching.pack import MergedPack, load_pack
 from crawler.matching.prefilter import Prefilter, build_prefilter
@@ -114,18 +115,27 @@ class Matcher:
             self._prefilter = build_prefilter(self.lexicon, self.rules)
         return self._prefilter
 
-    def _run(self, doc: Document) -> tuple[dict[str, FieldTokens], dict[str, list[RuleOutcome]]]:
+    def _run(
+        self, doc: Document
+    ) -> tuple[dict[str, FieldTokens], dict[str, list[RuleOutcome]], list[Hit]]:
         fields = {"title": tokenize(doc.title or "", "title"), "text": tokenize(doc.text, "text")}
         hits = self.lexicon.find([fields["title"], fields["text"]])
         if not anchored(self._rules, {h.group for h in hits}):
             idle = {t: [RuleOutcome(r, ()) for r in self._compiled.rules[t]] for t in self.topics}
-            return fields, idle
+            return fields, idle, hits
         index = HitIndex(with_sentences(hits, fields))
         outcomes = {
             topic: [run_rule(rule, index) for rule in self._compiled.rules[topic]]
             for topic in self.topics
         }
-        return fields, outcomes
+        return fields, outcomes, hits
+
+    def _genre(self, doc: Document, hits: list[Hit]) -> GenreVerdict | None:
+        """The page's genre verdict (None when the packs define no genre signals)."""
+        spec = self._pack.genre
+        if spec is None:
+            return None
+        return judge_genre(spec, self.lexicon.index, hits, doc.title or "", doc.text)
 
     def _result(
         self,
@@ -161,14 +171,29 @@ class Matcher:
 
     def _evaluate(
         self, doc: Document, always_entities: bool = False
-    ) -> tuple[list[TopicResult], dict[str, FieldTokens], dict[str, list[RuleOutcome]]]:
-        fields, outcomes = self._run(doc)
+    ) -> tuple[
+        list[TopicResult],
+        dict[str, FieldTokens],
+        dict[str, list[RuleOutcome]],
+        GenreVerdict | None,
+    ]:
+        fields, outcomes, hits = self._run(doc)
         entities: dict[str, list[str]] = {kind: [] for kind in ENTITY_KINDS}
         results = [self._result(t, outcomes[t], fields, entities) for t in self.topics]
+        verdict = None
+        if always_entities or any(r.matched for r in results):
+            # a page that only explains (guide, ad, poll) reports nothing to alert on
+            verdict = self._genre(doc, hits)
+            if verdict is not None and verdict.explainer:
+                assert self._pack.genre is not None
+                for r in results:
+                    if r.matched:
+                        r.matched = False
+                        r.near_misses.append(self._pack.genre.id)
         if always_entities or any(r.matched for r in results):
             # entities cost as much as matching: only for matches (and `check`)
             entities.update(entity_finder().find(fields["title"].text, fields["text"].text))
-        return results, fields, outcomes
+        return results, fields, outcomes, verdict
 
     def evaluate(self, doc: Document) -> list[TopicResult]:
         """Every enabled topic's result, matched or not (near misses included).
@@ -183,8 +208,13 @@ class Matcher:
 
     def trace(self, doc: Document) -> tuple[list[TopicResult], list[RuleTrace]]:
         """Results plus every rule that fired or nearly fired, with spans (for `check`)."""
-        results, fields, outcomes = self._evaluate(doc, always_entities=True)
+        results, fields, outcomes, verdict = self._evaluate(doc, always_entities=True)
         traces = []
+        genre = self._pack.genre
+        if genre is not None and verdict is not None and verdict.explainer:
+            traces.append(
+                RuleTrace(genre.id, "", genre.description, False, 0, 0.0, verdict.reason, [])
+            )
         for topic, found in outcomes.items():
             for o in found:
                 if not (o.fired or o.near_reason):
@@ -204,6 +234,16 @@ class Matcher:
                     )
                 )
         return results, traces
+
+
+def near_matches(results: Sequence[TopicResult], share: float) -> list[TopicResult]:
+    """The "possible" results: not matched, but a rule fired (so its anchor did) and the
+    score reached `share` × threshold."""
+    return [
+        r
+        for r in results
+        if not r.matched and r.rules and r.score > 0 and r.score >= share * r.threshold - 1e-9
+    ]
 
 
 _MATCHERS: dict[tuple[Any, ...], Matcher] = {}

@@ -118,6 +118,38 @@ class TopicSpec(_Strict):
     rules: list[RuleSpec] = Field(default_factory=list)
 
 
+class GenreSpec(_Strict):
+    """Event versus explainer signals: a page that only explains fires no topic."""
+
+    id: str = Field("genre.explainer", pattern=_RULE_ID.pattern, description="Shown as a rule.")
+    description: str = ""
+    event: dict[Name, float] = Field(
+        default_factory=dict, description="Groups signalling a reported event, with weights."
+    )
+    explainer: dict[Name, float] = Field(
+        default_factory=dict, description="Groups signalling an explainer, guide, ad or poll."
+    )
+    dateline_weight: float = Field(2.0, ge=0, le=100, description="A dateline opens the text.")
+    quote_weight: float = Field(0.5, ge=0, le=100, description="Per quotation in the text.")
+    timestamp_weight: float = Field(
+        1.0, ge=0, le=100, description='Per live-blog entry opening with a time ("8:15 —").'
+    )
+    question_weight: float = Field(
+        0.5, ge=0, le=100, description="Per question mark in the text (FAQs ask; reports tell)."
+    )
+    headline_weight: float = Field(
+        4.0, ge=0, le=100, description='A headline labelled "Opinion:" or asking "What is…?".'
+    )
+    cap: int = Field(6, ge=1, le=1000, description="Hits counted per group at most.")
+    title_factor: float = Field(
+        2.0, ge=1, le=100, description="Explainer signals in the title count this many times."
+    )
+    min_explainer: float = Field(3.0, gt=0, le=1000, description="Explainer score needed.")
+    margin: float = Field(
+        1.0, ge=0, le=100, description="Explainer score must exceed event score × margin."
+    )
+
+
 class PackFile(_Strict):
     """One topic-pack file as written."""
 
@@ -125,6 +157,9 @@ class PackFile(_Strict):
     description: str = ""
     groups: dict[Name, GroupSpec] = Field(default_factory=dict)
     topics: dict[Name, TopicSpec] = Field(default_factory=dict)
+    genre: GenreSpec | None = Field(
+        None, description="Event vs explainer signals (the last pack that sets it wins)."
+    )
 
 
 @dataclass(frozen=True)
@@ -153,6 +188,7 @@ class MergedPack:
     groups: dict[str, tuple[GroupSpec, ...]]
     topics: dict[str, MergedTopic]
     digest: str
+    genre: GenreSpec | None = None
 
 
 def _field_path(loc: Sequence[int | str]) -> str:
@@ -166,16 +202,15 @@ def _field_path(loc: Sequence[int | str]) -> str:
 
 
 def _validation_error(exc: ValidationError, path: str) -> ConfigError:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown field (check the spelling against the topic-pack reference)"
-    elif "input" in first and first["type"] != "missing":
-        message += f" (got {first['input']!r:.80})"
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem(s))"
-    return ConfigError(message, path=path, field=_field_path(first["loc"]))
+    problems = []
+    for item in exc.errors(include_url=False):
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling against the topic-pack reference)"
+        elif "input" in item and item["type"] != "missing":
+            message += f" (got {item['input']!r:.80})"
+        problems.append(ConfigError(message, path=path, field=_field_path(item["loc"])))
+    return ConfigError.combine(problems)
 
 
 def read_pack(path: Path) -> tuple[PackFile, str]:
@@ -212,17 +247,22 @@ def _merge_group(old: tuple[GroupSpec, ...], spec: GroupSpec) -> tuple[GroupSpec
 
 
 def _check_references(pack: MergedPack) -> None:
+    problems: list[ConfigError] = []
     seen: dict[str, str] = {}
     for topic in pack.topics.values():
         if not topic.rules:
-            raise ConfigError("a topic needs at least one rule", field=f"topics.{topic.name}.rules")
+            problems.append(
+                ConfigError("a topic needs at least one rule", field=f"topics.{topic.name}.rules")
+            )
         for sourced in topic.rules:
             rule, where = sourced.spec, f"topics.{topic.name}.rules[{sourced.index}]"
             if rule.id in seen:
-                raise ConfigError(
-                    f"duplicate rule id {rule.id!r} (also in topic {seen[rule.id]!r})",
-                    path=sourced.path,
-                    field=f"{where}.id",
+                problems.append(
+                    ConfigError(
+                        f"duplicate rule id {rule.id!r} (also in topic {seen[rule.id]!r})",
+                        path=sourced.path,
+                        field=f"{where}.id",
+                    )
                 )
             seen[rule.id] = topic.name
             for key in ("require", "context", "unless"):
@@ -230,14 +270,31 @@ def _check_references(pack: MergedPack) -> None:
                     for name in item.split("|"):
                         if name not in pack.groups:
                             known = ", ".join(sorted(pack.groups))
-                            raise ConfigError(
-                                f"unknown term group {name!r}; expected one of: {known}",
-                                path=sourced.path,
-                                field=f"{where}.{key}[{j}]",
+                            problems.append(
+                                ConfigError(
+                                    f"unknown term group {name!r}; expected one of: {known}",
+                                    path=sourced.path,
+                                    field=f"{where}.{key}[{j}]",
+                                )
                             )
     for name, specs in pack.groups.items():
         if not any(s.en or s.es or s.acronyms for s in specs):
-            raise ConfigError("a term group needs at least one term", field=f"groups.{name}")
+            problems.append(
+                ConfigError("a term group needs at least one term", field=f"groups.{name}")
+            )
+    if pack.genre is not None:
+        for key in ("event", "explainer"):
+            for name in getattr(pack.genre, key):
+                if name not in pack.groups:
+                    known = ", ".join(sorted(pack.groups))
+                    problems.append(
+                        ConfigError(
+                            f"unknown term group {name!r}; expected one of: {known}",
+                            field=f"genre.{key}.{name}",
+                        )
+                    )
+    if problems:
+        raise ConfigError.combine(problems)
 
 
 def load_pack(extra: Sequence[Path] = ()) -> MergedPack:
@@ -246,8 +303,14 @@ def load_pack(extra: Sequence[Path] = ()) -> MergedPack:
     topics: dict[str, MergedTopic] = {}
     versions: list[str] = []
     digests: list[str] = []
+    problems: list[ConfigError] = []
+    genre: GenreSpec | None = None
     for i, path in enumerate([DEFAULT_PACK, *extra]):
-        pack, digest = read_pack(Path(path))
+        try:
+            pack, digest = read_pack(Path(path))
+        except ConfigError as exc:  # keep reading: every pack's problems are reported at once
+            problems.append(exc)
+            continue
         if i == 0:
             if not pack.version:
                 raise ConfigError("the built-in pack needs a version", path=str(path))
@@ -259,11 +322,15 @@ def load_pack(extra: Sequence[Path] = ()) -> MergedPack:
             groups[name] = _merge_group(groups.get(name, ()), group)
         for name, topic in pack.topics.items():
             topics[name] = _merge_topic(topics.get(name), name, topic, str(path))
+        genre = pack.genre or genre
+    if problems:
+        raise ConfigError.combine(problems)
     merged = MergedPack(
         version="+".join(versions),
         groups=groups,
         topics=topics,
         digest=hashlib.sha256("".join(digests).encode()).hexdigest(),
+        genre=genre,
     )
     _check_references(merged)
     return merged

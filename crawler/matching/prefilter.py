@@ -1,14 +1,28 @@
-"""A raw-bytes prefilter: one Aho-Corasick pass decides whether extraction and matching can pay.
+"""A raw-bytes prefilter: one cheap pass decides whether extraction and matching can pay.
 
-It is derived from the compiled rules so it can never drop a page the matcher would match:
+It is derived from the compiled rules so that it does not drop a page the matcher would match:
 a rule fires only where a term of each required group occurs, so a page passes when, for some
-rule, every (selective) requirement has one of its key words somewhere in the page. A key is
-one word of each term (the longest), matched as a substring of the lower-cased page — looser
-than the matcher, never stricter. The page is scanned twice in one pass: as is (attributes such
-as `og:title` count) and with tags removed (`Immi<b>gration</b>`), both with numeric entities
-and soft hyphens resolved (`&#73;CE`, `Immi&shy;gration`) and Latin accents folded
-(`inmigración` and `inmigracion` both contain `inmigracion`). Acronyms ("ICE") are checked
-case-sensitively.
+rule, every (selective) requirement has one of its terms somewhere in the page. A term is
+looked for as the matcher sees it: its words, whole and in order (` immigration agents `), in
+the page's text read as words — the matcher only ever sees whole words, and as substrings
+"migra" is in every "immigration" and "order" in every "border"; as scattered words
+"immigration" and "agents" are in most politics pages.
+
+The text is read loosely, so as to see every way extraction may render it: scripts and styles
+cut (JSON-LD kept and unescaped: it may hold the title), numeric entities and soft hyphens
+resolved (`&#73;CE`, `Immi&shy;gration`), entities that stand for punctuation as spaces (also
+the few a parser reads without a semicolon), a possessive 's dropped as the matcher drops it,
+Latin accents folded (`inmigración` is `inmigracion`), any byte outside [a-z0-9] a word
+break; and twice: with every tag removed (`Immi<b>gration</b>` is one word) and with inline
+tags removed but every other tag a break (`Latest</h2><p>migra`, `Immigration</p><p>agents`).
+Terms with letters beyond that (no accent folding reaches them) are looked for by their words,
+anywhere, as substrings. Acronyms ("ICE") are checked case-sensitively.
+
+What it assumes of extraction: the words of one term that are next to each other in the
+article were next to each other in the page — extraction removes whole elements, and a term
+split by an element it drops (an ad between the last word of one paragraph and the first of
+the next) would be missed. `tests/test_prefilter.py` renders matching stories in many markups
+(entities, tag-split words, line breaks, inline and block tags) and checks that each passes.
 """
 
 from __future__ import annotations
@@ -17,8 +31,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from pathlib import Path
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
@@ -40,9 +53,16 @@ _UTF8_LATIN = re.compile(rb"\xc3[\x80-\xbf]")
 _SPACE = rb"(?:\s|\xc2\xa0|&nbsp;|&#160;|&#xa0;)?"
 _G287 = re.compile(rb"287" + _SPACE + rb"\(" + _SPACE + rb"[gG]" + _SPACE + rb"\)")
 _ACRONYM_BOUNDARY = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-COMMON_WORDS = Path(__file__).with_name("gazetteers") / "common_words.txt"
 G287_FORM = "287(g)"
-MIN_KEY = 4  # shorter words are inside too many others ("nab" in "enable") to filter anything
+MIN_KEY = 3  # "de", "la", "of": in every page, looking for them filters nothing
+# Words in nearly every page, dozens of times: looking for them filters nothing and costs time.
+# fmt: off
+STOPWORDS = frozenset((
+    "the", "and", "for", "are", "was", "with", "from", "this", "that", "not", "but", "you", "his",
+    "her", "its", "our", "out", "has", "had", "who", "all", "del", "los", "las", "una", "por",
+    "con", "para", "que", "mas", "sus", "les",
+))
+# fmt: on
 
 
 def _fold_char(ch: str) -> bytes:
@@ -95,6 +115,22 @@ def normalise(data: bytes) -> bytes:
     return data.translate(_LATIN1, b"\xad")
 
 
+_JSON_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|[nrtbf])")
+
+
+def _json_unescape(data: bytes) -> bytes:
+    """JSON-LD as a JSON parser reads it: `\\u00f3` is ó and `\\n` a line break."""
+    if b"\\" not in data:
+        return data
+
+    def one(m: re.Match[bytes]) -> bytes:
+        if m.group(1) is None:
+            return b" "
+        return chr(int(m.group(1), 16)).encode("utf-8", "replace")
+
+    return _JSON_ESCAPE.sub(one, data)
+
+
 def _cut_blocks(raw: bytes) -> list[bytes]:
     """The page without <script> and <style> contents (JSON-LD kept: it may hold the title).
 
@@ -119,7 +155,7 @@ def _cut_blocks(raw: bytes) -> list[bytes]:
             low = raw.lower() if low is None else low
             close = low.find(b"</" + name, start)
         if name == b"script" and 0 <= opened < close and b"ld+json" in raw[start:opened].lower():
-            pieces.append(b" " + raw[opened + 1 : close] + b" ")
+            pieces.append(b" " + _json_unescape(raw[opened + 1 : close]) + b" ")
         pos = end if close < 0 else close + len(name) + 2
         for key, at in nxt.items():
             if 0 <= at < pos:
@@ -129,15 +165,64 @@ def _cut_blocks(raw: bytes) -> list[bytes]:
 _META = re.compile(rb"<meta\b[^>]*", re.IGNORECASE)
 
 
-def page_views(raw: bytes) -> tuple[bytes, bytes]:
-    """What extraction can turn into title or text (visible text with tags removed, so
-    `Immi<b>gration</b>` is whole again, plus JSON-LD and meta tags), normalised; and the
-    de-scripted HTML, for the rare second look with tags as spaces."""
+_KEY = itemgetter(1)  # (end, key) → key
+
+
+# Inline tags on the lower-cased page (a case-sensitive pattern is twice as fast).
+_INLINE_LOW = re.compile(
+    rb"<(?=/?(?:a|abbr|b|bdi|bdo|cite|code|data|dfn|em|font|i|kbd|mark|q|s|samp|small|span"
+    rb"|strong|sub|sup|time|u|var)\b)[^>]*>"
+)
+
+
+def _text_views(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    """What extraction can turn into title or text (visible text, plus JSON-LD and meta tags),
+    normalised, two ways: every tag removed (`Immi<b>gration</b>` is whole again; case kept,
+    for acronyms), and lower-cased with inline tags removed but every other tag a word break
+    (`Latest</h2><p>migra`, as extraction renders it); and the de-scripted HTML."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 is not ASCII-compatible: re-encode
         raw = raw.decode("utf-16", "replace").encode("utf-8")
     html = b"".join(_cut_blocks(raw))
-    text = _TAG.sub(b"", html)
-    return normalise(text + b"\n" + b"\n".join(_META.findall(raw))), html
+    metas = b"\n" + b"\n".join(_META.findall(raw))
+    joined = normalise(_TAG.sub(b"", html) + metas)
+    broken = normalise(_TAG.sub(b" ", _INLINE_LOW.sub(b"", html.lower())) + metas).lower()
+    return joined, broken, html
+
+
+_WORD_KEY = re.compile(r"[a-z0-9]+")
+# Every byte but [a-z0-9] (and upper case, which `lower()` removed first) becomes a space.
+_SPACES = bytes(c if chr(c).isascii() and chr(c).isalnum() and not chr(c).isupper() else 32
+                for c in range(256))  # fmt: skip
+_GAPS = re.compile(rb"  +")
+_APOSTROPHES = (b"&rsquo;", b"&apos;", b"&#x2019;")
+# Named entities left after `normalise` read as a space (`immigration&nbsp;agents`), and so do
+# the few an HTML parser reads without their semicolon (`&ampmigra` is `&` then `migra`).
+_NAMED = re.compile(rb"&(?:[a-z][a-z0-9]{1,31};|(?:nbsp|amp|quot|lt|gt|copy|reg)(?![a-z0-9]*;))")
+# The matcher drops a possessive 's ("ICE's agents" reads "ICE agents").
+_POSSESSIVE = re.compile(rb"(?:'|\xe2\x80\x99|\xca\xbc)s(?![a-z0-9])")
+
+
+def word_view(low: bytes) -> str:
+    """A lower-cased text view as space-separated words, for lookups of ` w1 w2 … `.
+
+    A word is a run of [a-z0-9]; any other byte separates (other letters only loosen the
+    scan). Entities that stand for punctuation read as a space, as the parser reads them, and
+    a possessive 's goes, as the matcher drops it.
+    """
+    if b"&" in low:
+        for apostrophe in _APOSTROPHES:
+            low = low.replace(apostrophe, b"'")
+        low = _NAMED.sub(b" ", low)
+    if b"'s" in low or b"\x99s" in low or b"\xbcs" in low:
+        low = _POSSESSIVE.sub(b"  ", low)
+    return _GAPS.sub(b" ", b" " + low.translate(_SPACES) + b" ").decode("latin-1")
+
+
+def page_views(raw: bytes) -> tuple[bytes, bytes]:
+    """The normalised text view with tags removed (see `_text_views`) and the de-scripted
+    HTML, for the rare second look with tags as spaces."""
+    joined, _broken, html = _text_views(raw)
+    return joined, html
 
 
 def page_view(raw: bytes) -> bytes:
@@ -156,30 +241,32 @@ def _acronym_present(view: bytes, html: bytes, word: bytes) -> bool:
     return _has_word(normalise(_TAG.sub(b" ", _INLINE_TAG.sub(b"", html))), word)
 
 
-@lru_cache(maxsize=1)
-def common_words() -> frozenset[str]:
-    """Words so common in pages that looking for them filters nothing."""
-    lines = COMMON_WORDS.read_text(encoding="utf-8").splitlines()
-    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+def _word(token: str) -> str:
+    """A matcher token as the page views spell it."""
+    word = "287g" if token == G287_FORM else token
+    return word if word.isascii() else word.encode("utf-8").decode("latin-1")
 
 
 def term_keys(tokens: Sequence[str]) -> frozenset[str]:
     """The words of a term worth looking for (all must be in a page that has the term)."""
-    common = common_words()
-    keys = set()
-    for token in tokens:
-        word = "287g" if token == G287_FORM else token
-        if not word.isascii():
-            word = word.encode("utf-8").decode("latin-1")
-        if len(word) >= MIN_KEY and word not in common:
-            keys.add(word)
-    return frozenset(keys)
+    return frozenset(w for w in map(_word, tokens) if len(w) >= MIN_KEY and w not in STOPWORDS)
+
+
+def term_phrase(tokens: Sequence[str]) -> str | None:
+    """` w1 w2 … `: how a term made of [a-z0-9] words shows in a word view (None for a term
+    with other letters, which is looked for by its words instead)."""
+    words = [_word(t) for t in tokens]
+    if not words or not all(_WORD_KEY.fullmatch(w) for w in words):
+        return None
+    return " " + " ".join(words) + " "
 
 
 @dataclass(frozen=True)
 class _Group:
-    """How a group shows in a page: any key set all present, or any acronym."""
+    """How a group shows in a page: any of its phrases, any loose key set all present (terms
+    with letters beyond [a-z0-9]), or any acronym."""
 
+    phrases: frozenset[str]
     keysets: tuple[frozenset[str], ...]
     acronyms: tuple[bytes, ...]
 
@@ -188,27 +275,11 @@ class _Group:
         """A term with no rare word: the group may be in any page."""
         return any(not keys for keys in self.keysets)
 
-    @cached_property
-    def singles(self) -> frozenset[str]:
-        """Keys that alone show the group."""
-        return frozenset(next(iter(k)) for k in self.keysets if len(k) == 1)
-
-    @cached_property
-    def multi(self) -> dict[str, list[frozenset[str]]]:
-        """Key sets of several words, indexed by each of their words."""
-        index: dict[str, list[frozenset[str]]] = {}
-        for keys in self.keysets:
-            if len(keys) > 1:
-                for key in keys:
-                    index.setdefault(key, []).append(keys)
-        return index
-
     def present(self, found: set[str], acronyms: set[bytes]) -> bool:
         """Whether the page may contain the group."""
-        if any(a in acronyms for a in self.acronyms) or not self.singles.isdisjoint(found):
+        if any(a in acronyms for a in self.acronyms) or not self.phrases.isdisjoint(found):
             return True
-        multi = self.multi
-        return any(keys <= found for key in found if key in multi for keys in multi[key])
+        return any(keys <= found for keys in self.keysets)
 
 
 def _minimal(keysets: set[frozenset[str]]) -> tuple[frozenset[str], ...]:
@@ -227,28 +298,32 @@ class Prefilter:
         self._names = lexicon.groups
         self._groups: dict[int, _Group] = {}
         for gi, forms in lexicon.forms.items():
-            keysets = {term_keys(tokens) for tokens, exact in forms if exact is None}
+            words = [tokens for tokens, exact in forms if exact is None]
+            phrases = {term_phrase(tokens) for tokens in words}
+            loose = {term_keys(tokens) for tokens in words if term_phrase(tokens) is None}
             acronyms = tuple(sorted({exact.encode() for _, exact in forms if exact}))
-            self._groups[gi] = _Group(_minimal(keysets), acronyms)
+            self._groups[gi] = _Group(frozenset(p for p in phrases if p), _minimal(loose), acronyms)
         self._rules: list[tuple[Rule, list[tuple[int, ...]]]] = []
         for rule in rules:
             reqs = [tuple(sorted(r)) for r in (*rule.require, *rule.context)]
             selective = [r for r in reqs if not any(self._groups[g].free for g in r)]
             self._rules.append((rule, selective))
         used = {g for _, reqs in self._rules for r in reqs for g in r}
-        keys = {k for g in used for ks in self._groups[g].keysets for k in ks}
         self._acronyms = sorted({a for g in used for a in self._groups[g].acronyms})
+        self._loose_keys = sorted({k for g in used for ks in self._groups[g].keysets for k in ks})
+        phrases = {p for g in used for p in self._groups[g].phrases}
         automaton: Any = ahocorasick.Automaton()
-        for key in keys:
-            automaton.add_word(key, key)
-        if keys:
+        for phrase in phrases:
+            automaton.add_word(phrase, phrase)
+        if phrases:
             automaton.make_automaton()
-        self._automaton = automaton if keys else None
+        self._automaton = automaton if phrases else None
 
     @property
     def terms(self) -> list[str]:
         """Every word the scan looks for (acronyms as written)."""
-        words = {k for g in self._groups.values() for ks in g.keysets for k in ks}
+        words = {w for g in self._groups.values() for p in g.phrases for w in p.split()}
+        words |= {k for g in self._groups.values() for ks in g.keysets for k in ks}
         return sorted(words | {a.decode() for a in self._acronyms})
 
     @property
@@ -260,12 +335,17 @@ class Prefilter:
         """Pass the page when some rule has a key word of every requirement in it."""
         if not raw:
             return PrefilterResult(False, "empty page", ())
-        view, html = page_views(raw)
+        view, broken, html = _text_views(raw)
         acronyms = {a for a in self._acronyms if _acronym_present(view, html, a)}
+        low = view.lower()
         found: set[str] = set()
         if self._automaton is not None:
-            found = {key for _end, key in self._automaton.iter(view.lower().decode("latin-1"))}
-        hits = tuple(sorted(found | {a.decode() for a in acronyms}))
+            for seen in (low, broken):
+                found.update(map(_KEY, self._automaton.iter(word_view(seen))))
+        if self._loose_keys:
+            text = low.decode("latin-1")
+            found.update(k for k in self._loose_keys if k in text)
+        hits = tuple(sorted({f.strip() for f in found} | {a.decode() for a in acronyms}))
         present: dict[int, bool] = {}
 
         def has(group: int) -> bool:

@@ -89,18 +89,33 @@ def rematch_articles(
                     url=article.url,
                 )
                 found = {r.topic: r for r in matcher.match(doc)}
-                existing = {m.topic for m in article.matches}
+                stored = {m.topic: m for m in article.matches}
+                existing = {t for t, m in stored.items() if m.state == "matched"}
                 stats.stale_matches += len(existing - set(found))
                 source = session.get(Source, article.source_id) if article.source_id else None
                 new_matches: list[Match] = []
                 for topic, topic_result in found.items():
                     if topic in existing:
                         continue
-                    match = repo.match_from_result(article, topic_result)
-                    session.add(match)
+                    match = stored.get(topic)
+                    if match is not None and match.state != "possible":
+                        continue  # a reported miss keeps what the person said
+                    if match is None:
+                        match = repo.match_from_result(article, topic_result)
+                        session.add(match)
+                    else:  # a near miss the current rules now match
+                        match.state = "matched"
+                        match.score = float(topic_result.score)
+                        match.threshold = float(topic_result.threshold)
+                        match.explanation = topic_result.to_dict()
+                        match.snippet = topic_result.snippet
                     new_matches.append(match)
                 session.flush()
                 stats.new_matches += len(new_matches)
+                for match in new_matches:
+                    from crawler.storage.incidents import link_article
+
+                    link_article(session, article, match, settings.incidents)
                 if (alert or retry) and new_matches:
                     from alerts.outbox import enqueue_article_alerts
 
@@ -114,3 +129,56 @@ def rematch_articles(
                     )
                     stats.alerts += sum(1 for r in rows if r.status == "pending")
     return stats
+
+
+@dataclass(frozen=True)
+class RematchChange:
+    """One (article, topic) a rule change would add to or remove from the stored matches."""
+
+    change: str  # add | remove
+    article_id: int
+    topic: str
+    score: float
+    threshold: float
+    title: str
+    url: str
+    state: str | None  # the stored match's state (None: no stored row)
+    review_status: str | None
+
+
+def rematch_preview(
+    db: Database, settings: Settings, *, since: datetime | None = None
+) -> tuple[int, list[RematchChange]]:
+    """What `rematch` would change, written nowhere: (articles scored, changes).
+
+    Only articles whose text is stored are scored (a dry run re-extracts nothing).
+    """
+    cfg = settings.matching
+    matcher = load_matcher(cfg.topic_packs, cfg.thresholds, cfg.disabled_topics)
+    changes: list[RematchChange] = []
+    scored = 0
+    for ids in _article_ids(db, since):
+        with db.session() as session:
+            for article in session.scalars(select(Article).where(Article.id.in_(ids))):
+                if not article.text:
+                    continue
+                scored += 1
+                doc = Document(article.title or "", article.text, article.language, article.url)
+                results = {r.topic: r for r in matcher.evaluate(doc)}
+                stored = {m.topic: m for m in article.matches}
+                title = article.title or article.feed_title or article.url
+                for topic, result in results.items():
+                    row = stored.get(topic)
+                    was = row is not None and row.state == "matched"
+                    if result.matched == was:
+                        continue
+                    changes.append(
+                        RematchChange(
+                            "add" if result.matched else "remove", article.id, topic,
+                            result.score, result.threshold, title, article.url,
+                            row.state if row is not None else None,
+                            row.review_status if row is not None else None,
+                        )
+                    )  # fmt: skip
+            session.rollback()  # nothing of a dry run is ever written
+    return scored, changes

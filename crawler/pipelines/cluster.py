@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,15 +48,96 @@ def recent_candidates(session: Session, since: datetime) -> list[Candidate]:
     return [Candidate(r[0], r[1] or "", signature_from_bytes(r[2])) for r in rows]
 
 
+class RecentClusters:
+    """The candidate clusters, loaded once per crawl process and then topped up.
+
+    Re-reading every recent cluster's signature for each matched article made storing an
+    all-relevant crawl quadratic. The first call loads the window; later calls read only the
+    clusters with a higher id than any seen, and every `RECHECK` also those created or touched
+    within the last `RECHECK` × 2 (a cluster another process committed late, under a lower id,
+    is still seen within that time). Clusters this process opens or joins are added as made.
+    """
+
+    RECHECK = timedelta(seconds=30)
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Candidate, datetime]] = {}
+        self._max_id = 0
+        self._loaded_at: datetime | None = None
+        self._checked_at: datetime | None = None
+
+    def _read(self, session: Session, where: Any) -> None:
+        rows = session.execute(
+            select(
+                StoryCluster.id,
+                StoryCluster.title_key,
+                StoryCluster.minhash,
+                StoryCluster.updated_at,
+            ).where(where)
+        )
+        for cid, key, minhash, updated in rows:
+            self._known[cid] = (Candidate(cid, key or "", signature_from_bytes(minhash)), updated)
+            self._max_id = max(self._max_id, cid)
+
+    def candidates(self, session: Session, now: datetime) -> list[Candidate]:
+        """Clusters touched within the window before `now`, newest first."""
+        since = now - timedelta(days=WINDOW_DAYS)
+        if self._checked_at is None or now < self._checked_at:  # first use, or a clock jump
+            self._known.clear()
+            self._read(session, StoryCluster.updated_at >= since)
+            self._checked_at = now
+        elif now - self._checked_at >= self.RECHECK:
+            self._read(session, StoryCluster.updated_at >= self._checked_at - self.RECHECK)
+            self._checked_at = now
+        else:
+            self._read(session, StoryCluster.id > self._max_id)
+        stale = [cid for cid, (_c, at) in self._known.items() if at < since]
+        for cid in stale:
+            del self._known[cid]
+        live = sorted(self._known.values(), key=lambda p: (p[1], p[0].cluster_id), reverse=True)
+        return [c for c, _ in live[:MAX_CANDIDATES]]
+
+    def touched(self, cluster: StoryCluster) -> None:
+        """Remember a cluster this process opened or joined (flushed: it has its id)."""
+        minhash = signature_from_bytes(cluster.minhash)
+        candidate = Candidate(cluster.id, cluster.title_key or "", minhash)
+        self._known[cluster.id] = (candidate, cluster.updated_at)
+        self._max_id = max(self._max_id, cluster.id)
+
+    def forget(self, cluster_id: int) -> None:
+        """Drop a cluster that is gone (its transaction rolled back, or it was deleted)."""
+        self._known.pop(cluster_id, None)
+
+
+def _same(cluster: StoryCluster, candidates: list[Candidate], cluster_id: int) -> bool:
+    cached = next(c for c in candidates if c.cluster_id == cluster_id)
+    stored = signature_from_bytes(cluster.minhash)
+    if stored is None or cached.minhash is None:
+        same_sig = stored is None and cached.minhash is None
+    else:
+        same_sig = bool(np.array_equal(stored, cached.minhash))
+    return same_sig and (cluster.title_key or "") == cached.title_key
+
+
 def assign_cluster(
-    session: Session, article: Article, fp: Fingerprint, *, now: datetime | None = None
+    session: Session,
+    article: Article,
+    fp: Fingerprint,
+    *,
+    now: datetime | None = None,
+    recent: RecentClusters | None = None,
 ) -> StoryCluster:
     """Put a flushed article into the story cluster it belongs to, or open a new one."""
     now = now or utcnow()
-    candidates = recent_candidates(session, now - timedelta(days=WINDOW_DAYS))
+    if recent is None:
+        candidates = recent_candidates(session, now - timedelta(days=WINDOW_DAYS))
+    else:
+        candidates = recent.candidates(session, now)
     found = best_cluster(fp, candidates)
     if found is not None:
         cluster = session.get(StoryCluster, found[0])
+        if recent is not None and cluster is not None and not _same(cluster, candidates, found[0]):
+            cluster = None  # a cached cluster rolled back, and SQLite gave its id to another
         if cluster is not None:
             cluster.article_count += 1
             cluster.updated_at = now
@@ -67,7 +150,11 @@ def assign_cluster(
                 article.id,
                 found[1],
             )
+            if recent is not None:
+                recent.touched(cluster)
             return cluster
+        if recent is not None:
+            recent.forget(found[0])
     cluster = StoryCluster(
         title_key=fp.title_key or UNTITLED,
         simhash=fp.simhash,
@@ -80,6 +167,8 @@ def assign_cluster(
     session.add(cluster)
     session.flush()
     article.cluster_id = cluster.id
+    if recent is not None:
+        recent.touched(cluster)
     return cluster
 
 

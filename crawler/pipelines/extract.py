@@ -31,8 +31,9 @@ class ExtractPipeline(Stage):
         # The link evidence of crawler.pagekind is only needed where the cheap signals
         # (metadata, URL shape) left the page kind open.
         page_kind = item.extra.get("page_kind") != ARTICLE
+        done = item.extra.pop("extracted_done", None)  # the prefilter's worker task did it
         try:
-            data = await self.ctx.workers.run(
+            data = done or await self.ctx.workers.run(
                 extract_to_dict, item.body, item.url, item.encoding, page_kind
             )
             result = result_from_dict(data)

@@ -1,6 +1,7 @@
 """Stage 3b: recognise listing pages (home, section, tag, author, search) before extraction.
 
-The cheap signals (page metadata, URL shape; see crawler.pagekind) decide here when they can;
+The cheap signals (page metadata, URL shape; see crawler.pagekind) decide here when they can
+(for a page that passed the prefilter, the prefilter's worker task has already judged them);
 otherwise the extract stage adds the link evidence in its worker. A `not_article` page is
 stored with the reason and never matched or alerted.
 """
@@ -19,13 +20,18 @@ class PageKindPipeline(Stage):
         """Scrapy hook."""
         if item.status != "pending":
             return item
-        try:
-            verdict = before_extraction(item.body, item.url)
-        except Exception as exc:  # a bug of ours: retry later rather than guess
-            self.fail_internal(item, "page kind", exc)
-            return item
-        item.extra["page_kind"] = verdict.kind
-        if verdict.kind == NOT_ARTICLE:
-            item.status, item.status_reason = NOT_ARTICLE, verdict.reason
+        done = item.extra.pop("page_kind_done", None)  # decided in the prefilter's worker task
+        if done is not None:
+            kind, reason = done
+        else:
+            try:
+                verdict = before_extraction(item.body, item.url)
+            except Exception as exc:  # a bug of ours: retry later rather than guess
+                self.fail_internal(item, "page kind", exc)
+                return item
+            kind, reason = verdict.kind, verdict.reason
+        item.extra["page_kind"] = kind
+        if kind == NOT_ARTICLE:
+            item.status, item.status_reason = NOT_ARTICLE, reason
             self.ctx.count("not_article")
         return item

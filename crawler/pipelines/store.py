@@ -11,7 +11,6 @@ offered to the outbox again, which threads a revision reply under the alert alre
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 from typing import Any
@@ -23,9 +22,10 @@ from sqlalchemy.orm import Session
 from crawler.items import ArticleItem
 from crawler.matching.clustering import Fingerprint, text_similarity
 from crawler.pipelines.base import Stage
-from crawler.pipelines.cluster import assign_cluster
+from crawler.pipelines.cluster import RecentClusters, assign_cluster
 from crawler.storage import repo
 from crawler.storage.models import Article, ArticleRevision, Match, RawPage, Source, utcnow
+from crawler.storage.rawhtml import compress_html
 from crawler.urls import fingerprint
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,37 @@ def _enqueue_alerts(session: Any, **kwargs: Any) -> None:
     enqueue_article_alerts(session, **kwargs)
 
 
+def _link_incident(
+    session: Session, article: Article, match: Match, settings: Any, *, revised: bool = False
+) -> None:
+    from crawler.storage.incidents import link_article, refresh_link
+
+    # A savepoint: an incident that cannot be built must not cost the article or its alerts.
+    try:
+        with session.begin_nested():
+            if revised:
+                refresh_link(session, article, match, settings.incidents)
+            else:
+                link_article(session, article, match, settings.incidents)
+    except Exception as exc:  # any failure here is logged and the article kept
+        log.error(
+            "event=incident_link_failed article_id=%s topic=%s reason=%s",
+            article.id,
+            match.topic,
+            f"{type(exc).__name__}: {exc}",
+        )
+
+
 def _sha1(text: str | None) -> str | None:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest() if text else None
 
 
-def _cluster(session: Session, article: Article, item: ArticleItem) -> None:
+def _cluster(
+    session: Session, article: Article, item: ArticleItem, recent: RecentClusters | None = None
+) -> None:
     fp = item.extra.get("fingerprint")
     if item.matches and isinstance(fp, Fingerprint) and article.cluster_id is None:
-        assign_cluster(session, article, fp)
+        assign_cluster(session, article, fp, recent=recent)
         session.flush()
 
 
@@ -59,6 +82,15 @@ def _update_match(match: Match, result: Any) -> None:
     match.explanation = result.to_dict()
     match.snippet = result.snippet
     match.entities = dict(result.entities)
+
+
+def _store_possible(session: Session, article: Article, item: ArticleItem) -> None:
+    """Keep near misses as `possible` matches (no outbox rows: they are never alerted)."""
+    taken = {m.topic for m in article.matches} | {r.topic for r in item.matches}
+    for result in item.extra.get("possible") or ():
+        if result.topic not in taken:
+            session.add(repo.match_from_result(article, result, state="possible"))
+            taken.add(result.topic)
 
 
 def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
@@ -73,7 +105,7 @@ def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
             item.extra.get("raw_gzip"),
         )
         return
-    page.html_gzip = gzip.compress(item.body, compresslevel=6)
+    page.html_gzip = compress_html(item.body)
     page.encoding, page.content_type, page.fetched_at = item.encoding, item.content_type, utcnow()
 
 
@@ -136,6 +168,15 @@ def article_from_item(item: ArticleItem, source_id: int, run_id: int) -> Article
 class StorePipeline(Stage):
     """Write everything about one page atomically; a duplicate insert race is a no-op."""
 
+    _recent: RecentClusters | None = None
+
+    @property
+    def recent(self) -> RecentClusters:
+        """This crawl process's cache of candidate story clusters."""
+        if self._recent is None:
+            self._recent = RecentClusters()
+        return self._recent
+
     def process_item(self, item: ArticleItem) -> ArticleItem:
         """Scrapy hook."""
         ctx = self.ctx
@@ -148,6 +189,7 @@ class StorePipeline(Stage):
             self.fail_internal(item, "storing", exc)
             item.matches, item.extracted = [], None
             item.extra.pop("fingerprint", None)
+            item.extra.pop("possible", None)
             try:
                 stored = self._write(item)
             except Exception as again:
@@ -194,17 +236,20 @@ class StorePipeline(Stage):
     def _add_matches(self, session: Session, article: Article, item: ArticleItem) -> None:
         """Cluster the article, then store its matches with their outbox rows."""
         ctx = self.ctx
-        _cluster(session, article, item)
+        _cluster(session, article, item, self.recent)
         existing = {m.topic for m in article.matches}
         matches = [
             repo.match_from_result(article, result)
             for result in item.matches
             if result.topic not in existing
         ]
+        _store_possible(session, article, item)
         if not matches:
             return
         session.add_all(matches)
         session.flush()
+        for match in matches:
+            _link_incident(session, article, match, ctx.settings)
         _enqueue_alerts(
             session,
             article=article,
@@ -291,7 +336,7 @@ class StorePipeline(Stage):
             if ctx.settings.crawl.keep_raw_html_days > 0:
                 _keep_raw(session, article, item)
             session.flush()
-            _cluster(session, article, item)
+            _cluster(session, article, item, self.recent)
             self._revise_matches(session, article, item, material=material)
         ctx.count("revisions")
         log.info(
@@ -315,11 +360,23 @@ class StorePipeline(Stage):
             if match is None:
                 match = repo.match_from_result(article, result)
                 session.add(match)
+                session.flush()
+                _link_incident(session, article, match, ctx.settings)
+            elif match.state == "possible":  # the new version crossed the threshold
+                _update_match(match, result)
+                match.state = "matched"
+                session.flush()
+                _link_incident(session, article, match, ctx.settings, revised=True)
+            elif match.state != "matched":  # a reported miss stays what the person said
+                continue
             elif material:
                 _update_match(match, result)
+                session.flush()
+                _link_incident(session, article, match, ctx.settings, revised=True)
             else:
                 continue
             changed.append(match)
+        _store_possible(session, article, item)
         if not changed:
             return
         session.flush()

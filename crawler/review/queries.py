@@ -7,22 +7,27 @@ objects) so callers can use them after the transaction closes.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import re
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+# Text helpers live in crawler.review.text; they are imported from here too.
+from crawler.review.text import snippet_segments as snippet_segments
+from crawler.review.text import text_marks as text_marks
 from crawler.storage.models import Alert, Article, Match, Review, Source, utcnow
 
 LABELS = ("relevant", "irrelevant", "duplicate")
 STATUSES = ("unreviewed", *LABELS)
-POSITIVE_LABELS = frozenset({"relevant", "duplicate"})
+# matched: over the threshold (listed and alerted) · possible: a near miss · missed: reported
+MATCH_STATES = ("matched", "possible", "missed")
+# Which time --since/--until and the charts use: the publisher's (else first seen) or ours.
+DATE_BASES = ("published", "found")
 ENV_REVIEWER = "NEWSWATCH_REVIEWER"
 AnySelect = Select[*tuple[Any, ...]]
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
@@ -76,6 +81,10 @@ class MatchQuery:
     search: str | None = None
     limit: int = 50
     offset: int = 0
+    by: str = "published"  # since/until and order: publication time (else first seen) or found
+    state: str | None = "matched"  # None: every state
+    language: str | None = None
+    place: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,10 +107,25 @@ class MatchRow:
     published_at: datetime | None
     snippet: str
     snippet_marks: list[tuple[int, int]] = field(default_factory=list)
+    first_seen_at: datetime | None = None
+    state: str = "matched"
+    language: str | None = None
+
+    @property
+    def dated(self) -> datetime:
+        """Publication time, else when newswatch first saw the article."""
+        return self.published_at or self.first_seen_at or self.created_at
+
+    @property
+    def date_basis(self) -> str:
+        """ "published" or "first seen": what `dated` is."""
+        return "published" if self.published_at else "first seen"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (datetimes as ISO strings)."""
-        return {k: _jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
+        data = {k: _jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
+        data.update(dated=_jsonable(self.dated), date_basis=self.date_basis)
+        return data
 
 
 @dataclass(frozen=True)
@@ -172,7 +196,8 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _row_select() -> AnySelect:
+def match_rows() -> AnySelect:
+    """SELECT (Match, Article, source name), the shape every listing filters."""
     return (
         select(Match, Article, Source.name)
         .join(Article, Article.id == Match.article_id)
@@ -196,11 +221,15 @@ def _to_row(match: Match, article: Article, source: str | None) -> MatchRow:
         source=source,
         outlet=article.site_name or source,
         published_at=article.published_at or article.feed_published_at,
-        **_snippet(match),
+        **snippet_of(match),
+        first_seen_at=article.first_seen_at,
+        state=match.state or "matched",
+        language=article.language,
     )
 
 
-def _snippet(match: Match) -> dict[str, Any]:
+def snippet_of(match: Match) -> dict[str, Any]:
+    """The match's snippet and marks (marks only where they belong to that snippet)."""
     # snippet_marks are offsets into the explanation's snippet: only trust them with it.
     explained = (match.explanation or {}).get("snippet")
     marks = (match.explanation or {}).get("snippet_marks")
@@ -217,15 +246,46 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered(stmt: AnySelect, query: MatchQuery) -> AnySelect:
+def published_time() -> ColumnElement[datetime]:
+    """The article's publication time (the page's, else the feed's), else when first seen."""
+    return func.coalesce(Article.published_at, Article.feed_published_at, Article.first_seen_at)
+
+
+def date_column(by: str) -> ColumnElement[datetime]:
+    """The time a filter or sort uses: `published` (with fallback) or `found` (the match)."""
+    if by not in DATE_BASES:
+        raise ValueError(f"date basis must be one of {', '.join(DATE_BASES)}, not {by!r}")
+    if by == "published":
+        return published_time()
+    return Match.created_at.expression
+
+
+def place_pattern(name: str) -> str:
+    """A LIKE pattern finding a place name as one JSON string in the stored entities."""
+    quoted = json.dumps(name.strip())  # stored JSON escapes non-ASCII the same way
+    escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filter_matches(stmt: AnySelect, query: MatchQuery) -> AnySelect:
+    """Apply the query's filters (not its order, limit or offset) to a `match_rows()` select."""
+    when = date_column(query.by)
+    if query.state:
+        stmt = stmt.where(Match.state == query.state)
     if query.topic:
         stmt = stmt.where(Match.topic == query.topic)
     if query.since is not None:
-        stmt = stmt.where(Match.created_at >= query.since)
+        stmt = stmt.where(when >= query.since)
     if query.until is not None:
-        stmt = stmt.where(Match.created_at < query.until)
+        stmt = stmt.where(when < query.until)
     if query.source:
-        stmt = stmt.where(Source.name == query.source)
+        # an outlet (site name) or a configured source's name
+        stmt = stmt.where(or_(Source.name == query.source, Article.site_name == query.source))
+    if query.language:
+        stmt = stmt.where(func.lower(Article.language).like(query.language.lower() + "%"))
+    if query.place:
+        text = cast(Match.entities, Text)
+        stmt = stmt.where(text.like(place_pattern(query.place), escape="\\"))
     if query.status:
         stmt = stmt.where(Match.review_status == query.status)
     if query.min_score is not None:
@@ -241,15 +301,16 @@ def _filtered(stmt: AnySelect, query: MatchQuery) -> AnySelect:
 
 
 def list_matches(session: Session, query: MatchQuery) -> list[MatchRow]:
-    """Matches passing the filters, newest first."""
-    stmt = _filtered(_row_select(), query).order_by(Match.created_at.desc(), Match.id.desc())
+    """Matches passing the filters, newest first (by publication time unless `by="found"`)."""
+    when = date_column(query.by)
+    stmt = filter_matches(match_rows(), query).order_by(when.desc(), Match.id.desc())
     stmt = stmt.limit(query.limit).offset(query.offset)
     return [_to_row(m, a, s) for m, a, s in session.execute(stmt).all()]
 
 
 def count_matches(session: Session, query: MatchQuery) -> int:
     """How many matches pass the filters (ignoring limit and offset)."""
-    stmt = _filtered(_row_select(), query).with_only_columns(func.count(Match.id))
+    stmt = filter_matches(match_rows(), query).with_only_columns(func.count(Match.id))
     return int(session.execute(stmt).scalar_one())
 
 
@@ -289,7 +350,7 @@ def _copy(cls: type[_T], obj: object) -> _T:
 
 def get_match(session: Session, match_id: int) -> MatchDetail | None:
     """The match with its article, cluster, sibling matches, alerts and reviews; None if absent."""
-    found = session.execute(_row_select().where(Match.id == match_id)).first()
+    found = session.execute(match_rows().where(Match.id == match_id)).first()
     if found is None:
         return None
     match, article, source = found
@@ -303,7 +364,7 @@ def get_match(session: Session, match_id: int) -> MatchDetail | None:
         )
         cluster = [_article_info(a, s) for a, s in session.execute(stmt).all()]
     siblings = session.execute(
-        _row_select()
+        match_rows()
         .where(Match.article_id == article.id, Match.id != match.id)
         .order_by(Match.topic)
     ).all()
@@ -351,75 +412,3 @@ def label_match(
     match.review_note = note
     session.flush()
     return _copy(ReviewInfo, review)
-
-
-def labelled_examples(session: Session) -> list[dict[str, Any]]:
-    """One `newswatch eval` record per article with a reviewed match, labels = relevant topics.
-
-    `duplicate` counts as relevant; an article whose matches were all labelled irrelevant
-    gets `"labels": []` (a hard negative). `lang` is added where the article's language is known.
-    """
-    stmt = (
-        select(Article, Match.topic, Match.review_status)
-        .join(Match, Match.article_id == Article.id)
-        .where(Match.review_status != "unreviewed")
-        .order_by(Article.id, Match.topic)
-    )
-    articles: dict[int, Article] = {}
-    labels: dict[int, list[str]] = defaultdict(list)
-    for article, topic, status in session.execute(stmt).all():
-        articles[article.id] = article
-        if status in POSITIVE_LABELS:
-            labels[article.id].append(topic)
-    records = []
-    for article in articles.values():
-        record: dict[str, Any] = {
-            "id": f"match-{article.id}",
-            "url": article.url,
-            "title": article.title or article.feed_title or "",
-            "text": article.text or "",
-            "labels": labels.get(article.id, []),
-        }
-        if article.language:  # lets the evaluator pick the right language's rules
-            record["lang"] = article.language
-        records.append(record)
-    return records
-
-
-def snippet_segments(snippet: str, marks: Iterable[Sequence[int]] | None) -> list[tuple[str, bool]]:
-    """Split a snippet into (text, marked) pieces; bad or overlapping marks are skipped."""
-    spans: list[tuple[int, int]] = []
-    for mark in marks or ():
-        try:
-            start, end = int(mark[0]), int(mark[1])
-        except (TypeError, ValueError, IndexError):
-            continue
-        start, end = max(0, start), min(len(snippet), end)
-        if start < end:
-            spans.append((start, end))
-    pieces: list[tuple[str, bool]] = []
-    pos = 0
-    for start, end in sorted(spans):
-        if start < pos:
-            continue
-        if start > pos:
-            pieces.append((snippet[pos:start], False))
-        pieces.append((snippet[start:end], True))
-        pos = end
-    if pos < len(snippet):
-        pieces.append((snippet[pos:], False))
-    return pieces
-
-
-def text_marks(text: str, spans: Iterable[Any], field_name: str = "text") -> list[tuple[int, int]]:
-    """Offsets of explanation spans for one field that really point at their text in `text`."""
-    found: list[tuple[int, int]] = []
-    for span in spans:
-        if not isinstance(span, dict) or span.get("field", field_name) != field_name:
-            continue
-        start, end = span.get("start"), span.get("end")
-        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
-            expected = span.get("text")
-            if expected is None or text[start:end] == expected:
-                found.append((start, end))
-    return found

@@ -280,6 +280,8 @@ class Review(Base):
     reviewer: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The Slack user id when the label came from a Slack button (the name is in `reviewer`).
+    slack_user: Mapped[str | None] = mapped_column(String(40))
 
     match: Mapped[Match] = relationship(back_populates="reviews")
 
@@ -339,4 +341,7 @@ class DaemonLock(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+# Incident tables live in their own module; importing it here registers them on Base.metadata.
+from crawler.storage import models_incidents as _models_incidents  # noqa: E402,F401
 from crawler.storage import models_scaleout  # noqa: E402,F401  (registers its tables)
+from crawler.storage.models_feedback import SourceMute  # noqa: E402,F401 - registers the table

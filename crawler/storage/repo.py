@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from crawler.sources import SourceConfig
 from crawler.storage.models import Article, CrawlRun, FeedState, Match, RawPage, Source, utcnow
+from crawler.storage.rawhtml import compress_html, decompress_html
 from crawler.urls import fingerprint
 
 SEEN_BATCH = 500
@@ -170,14 +170,11 @@ def add_raw_page(
     content_type: str | None,
     compressed: bytes | None = None,
 ) -> None:
-    """Keep the fetched HTML gzip-compressed (unless a worker already did) for re-extraction."""
+    """Keep the fetched HTML compressed (unless a worker already did) for re-extraction."""
     session.add(
         RawPage(
             article=article,
-            # Level 1: 2.5x faster than the default 6 for ~20% more bytes.
-            html_gzip=compressed
-            if compressed is not None
-            else gzip.compress(html, compresslevel=1),
+            html_gzip=compressed if compressed is not None else compress_html(html),
             encoding=encoding,
             content_type=content_type,
         )
@@ -187,7 +184,7 @@ def add_raw_page(
 def raw_html(session: Session, article_id: int) -> bytes | None:
     """The stored HTML of an article, if retention kept it."""
     page = session.get(RawPage, article_id)
-    return gzip.decompress(page.html_gzip) if page else None
+    return decompress_html(page.html_gzip) if page else None
 
 
 def feed_state(session: Session, url: str) -> FeedState | None:
@@ -227,10 +224,11 @@ def run_summary(run: CrawlRun) -> dict[str, Any]:
     }
 
 
-def match_from_result(article: Article, result: Any) -> Match:
+def match_from_result(article: Article, result: Any, state: str = "matched") -> Match:
     """A Match row from a matcher TopicResult (explanation kept whole for review)."""
     return Match(
         article=article,
+        state=state,
         topic=result.topic,
         topic_label=result.label,
         score=float(result.score),

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crawler.storage.models import CrawlRun, Match, Source, utcnow
+from crawler.review.queries import date_column
+from crawler.storage.models import Article, CrawlRun, Match, Source, utcnow
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,28 @@ class Timeline:
 
 
 def timeline(
-    session: Session, *, days: int = 30, now: datetime | None = None, topic: str | None = None
+    session: Session,
+    *,
+    days: int = 30,
+    now: datetime | None = None,
+    topic: str | None = None,
+    by: str = "published",
 ) -> Timeline:
-    """Count matches per day and topic for the last `days` days (today included)."""
+    """Count matched articles per day and topic for the last `days` days (today included).
+
+    Days are publication days (an article without one counts on the day it was first seen);
+    `by="found"` counts by when newswatch found the match instead.
+    """
     moment = now or utcnow()
     today = (moment.astimezone(UTC) if moment.tzinfo else moment).date()
     first = today - timedelta(days=days - 1)
     start = datetime.combine(first, time(), UTC)
-    stmt = select(Match.topic, Match.topic_label, Match.created_at).where(Match.created_at >= start)
+    when = date_column(by)
+    stmt = (
+        select(Match.topic, Match.topic_label, when)
+        .join(Article, Article.id == Match.article_id)
+        .where(Match.state == "matched", when >= start)
+    )
     if topic:
         stmt = stmt.where(Match.topic == topic)
     counts: Counter[tuple[date, str]] = Counter()

@@ -50,6 +50,23 @@ def when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.strftime(fmt) + (" UTC" if "%H" in fmt else "")
 
 
+def day_time(value: datetime | None, now: datetime | None = None) -> str:
+    """ "Today 08:10", "Yesterday 22:40", else "Mon 30 Nov 09:15" (UTC, for a morning scan)."""
+    if value is None:
+        return "—"
+    from crawler.storage.models import utcnow
+
+    today = (now or utcnow()).date()
+    day = value.date()
+    clock = value.strftime("%H:%M UTC")
+    if day == today:
+        return f"Today {clock}"
+    if (today - day).days == 1:
+        return f"Yesterday {clock}"
+    fmt = "%a %d %b" if day.year == today.year else "%d %b %Y"
+    return f"{value.strftime(fmt)} {clock}"
+
+
 def plain(value: Any) -> str:
     """Any explanation value (rule, near miss, entity) as one short line of text."""
     if value is None:
@@ -102,6 +119,12 @@ def css_word(value: str | None) -> str:
 def register(app: Flask) -> None:
     """Make the helpers available as Jinja filters."""
     app.jinja_env.filters.update(
-        http_url=http_url, marked=marked, when=when, plain=plain, as_list=as_list, css=css_word
+        http_url=http_url,
+        marked=marked,
+        when=when,
+        day_time=day_time,
+        plain=plain,
+        as_list=as_list,
+        css=css_word,
     )
     app.jinja_env.globals["entity_groups"] = entity_groups

@@ -22,9 +22,12 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from crawler.config import Settings
+from crawler.matching.describe import explain_rules, rule_descriptions
 from crawler.review.queries import (
+    DATE_BASES,
     ENV_REVIEWER,
     LABELS,
+    MATCH_STATES,
     STATUSES,
     MatchQuery,
     count_matches,
@@ -56,13 +59,23 @@ def _state() -> WebState:
     return state
 
 
-def query_from_args(args: MultiDict[str, str]) -> tuple[MatchQuery, dict[str, str]]:
+def query_from_args(
+    args: MultiDict[str, str], default_limit: int = 50
+) -> tuple[MatchQuery, dict[str, str]]:
     """Build the list filters from query-string arguments, with a message per bad field."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
-    for name in ("topic", "source", "search"):
+    for name in ("topic", "source", "search", "place", "language"):
         text = args.get("q" if name == "search" else name, "").strip()
         values[name] = text or None
+    by = args.get("by", "").strip() or "published"
+    if by not in DATE_BASES:
+        errors["by"] = f"dates are by one of {', '.join(DATE_BASES)}"
+    values["by"] = by if by in DATE_BASES else "published"
+    state = args.get("state", "").strip() or "matched"
+    if state not in (*MATCH_STATES, "all"):
+        errors["state"] = f"state must be one of {', '.join(MATCH_STATES)} or all"
+    values["state"] = None if state == "all" else (state if state in MATCH_STATES else "matched")
     status = args.get("status", "").strip()
     if status and status not in STATUSES:
         errors["status"] = f"status must be one of {', '.join(STATUSES)}"
@@ -83,15 +96,15 @@ def query_from_args(args: MultiDict[str, str]) -> tuple[MatchQuery, dict[str, st
         except ValueError:
             values.pop("min_score", None)
             errors["min_score"] = f"{score!r} is not a number"
-    limit = args.get("limit", type=int) or 50
+    limit = args.get("limit", type=int) or default_limit
     page = max(args.get("page", type=int) or 1, 1)
     limit = min(max(limit, 1), max(PAGE_SIZES))
     return MatchQuery(limit=limit, offset=(page - 1) * limit, **values), errors
 
 
-@bp.get("/")
+@bp.get("/matches")
 def match_list() -> tuple[str, int]:
-    """The match list with filters and full-text search."""
+    """Every match, one row per (article, topic), with filters and full-text search."""
     query, errors = query_from_args(request.args)
     with _state().db.session() as s:
         rows = list_matches(s, query)
@@ -115,6 +128,11 @@ def match_list() -> tuple[str, int]:
         page_sizes=PAGE_SIZES,
     )
     return html, 400 if errors else 200
+
+
+def reviewer_default() -> str:
+    """The name the label forms start with: this session's last one, else $NEWSWATCH_REVIEWER."""
+    return _reviewer_default()
 
 
 def _reviewer_default() -> str:
@@ -146,6 +164,10 @@ def match_detail(match_id: int) -> str:
         labels=LABELS,
         reviewer=_reviewer_default(),
         next_unreviewed=upcoming[0] if upcoming else None,
+        reasons=explain_rules(
+            detail.explanation.get("rules") or [],
+            rule_descriptions(_state().settings.matching.topic_packs),
+        ),
     )
 
 
@@ -170,8 +192,10 @@ def timeline() -> str:
     """Matches per day per topic as an inline SVG bar chart."""
     days = min(max(request.args.get("days", type=int) or 30, 1), 366)
     topic = request.args.get("topic", "").strip() or None
+    by = request.args.get("by", "").strip()
+    by = by if by in DATE_BASES else "published"
     with _state().db.session() as s:
-        data = dashboards.timeline(s, days=days, topic=topic)
+        data = dashboards.timeline(s, days=days, topic=topic, by=by)
         topic_choices = topics(s)
     return render_template(
         "timeline.html",
@@ -181,6 +205,7 @@ def timeline() -> str:
         days=days,
         topic=topic,
         topics=topic_choices,
+        by=by,
     )
 
 
