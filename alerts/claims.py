@@ -110,3 +110,43 @@ def release(
         .execution_options(synchronize_session=False)
     )
     return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release_dead_claims(
+    session: Session, *, prefix: str, alive: str, now: datetime, max_attempts: int
+) -> list[tuple[int, str]]:
+    """Put back at once rows claimed by earlier daemons (`prefix…`, not `alive`).
+
+    Only the holder of the single-daemon lock calls this, so every other daemon claim belongs
+    to a process that is gone; its lost attempt is counted, as when a lease expires.
+    """
+    stmt = (
+        update(Alert)
+        .where(
+            Alert.status == "sending",
+            Alert.claimed_by.startswith(prefix, autoescape=True),
+            Alert.claimed_by != alive,
+        )
+        .values(
+            status=case((Alert.attempts + 1 >= max_attempts, "failed"), else_="pending"),
+            attempts=Alert.attempts + 1,
+            claimed_by=None,
+            claimed_at=None,
+            next_attempt_at=now,
+            last_error=RECLAIM_NOTE,
+        )
+        .returning(Alert.id, Alert.status)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted((row[0], row[1]) for row in session.execute(stmt))
+
+
+def renew(session: Session, *, worker: str, now: datetime) -> int:
+    """Refresh the claims `worker` holds (its heartbeat), so its short lease never lapses."""
+    stmt = (
+        update(Alert)
+        .where(Alert.status == "sending", Alert.claimed_by == worker)
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]

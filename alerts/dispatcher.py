@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
-from alerts.claims import ALERT_KINDS, claim, reclaim_stale, release
+from alerts.claims import ALERT_KINDS, claim, reclaim_stale, release, renew
 from alerts.outbox import idempotency_key, insert_alert, message_for
 from alerts.report import DispatchStats, kv
 from alerts.slack import Sender, SendResult, make_sender
@@ -122,6 +122,11 @@ class Dispatcher:
             with self.db.session() as session:
                 release(session, unsent, worker=self.worker_id)
         return stats
+
+    def renew_leases(self) -> int:
+        """Refresh this dispatcher's claims (called with the daemon's heartbeat)."""
+        with self.db.session() as session:
+            return renew(session, worker=self.worker_id, now=self.clock())
 
     def run_until_idle(self, max_rows: int | None = None, batch: int = 100) -> DispatchStats:
         """Run until nothing is due (or `max_rows` rows were claimed); return the totals."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PARTS = ("crawl", "matching", "alert", "storage", "memory")
+PARTS = ("crawl", "matching", "alert", "storage", "scale", "memory")
 TOTAL_BUDGET_S = 570.0  # `make bench` must finish within 10 minutes on the 2-core machine
 
 
@@ -210,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] = targets
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print_report(results, targets)
+    if "scale" in results:
+        from benchmarks.scale import scale_lines
+
+        print("\n".join(scale_lines(results["scale"])))
     print(
         f"wrote {args.output} in {meta['seconds']:.0f} s "
         f"(load average {meta['load_avg_start']} → {meta['load_avg_end']} on {meta['cpus']} CPUs)"
@@ -307,6 +311,12 @@ def run_parts(
                 log=_log,
             ),
         )
+
+    if "scale" in parts:
+        from benchmarks.scale import run_scale
+
+        short = len(parts) > 1  # within a whole run: shorter, to keep the 10-minute budget
+        guarded(results, "scale", lambda: run_scale(tmp, quick=args.quick, log=_log, short=short))
 
     daemon_reason: str | None = None
     if "alert" in parts or "memory" in parts:

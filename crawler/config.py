@@ -25,6 +25,7 @@ ENV_CONFIG = "NEWSWATCH_CONFIG"
 ENV_DATABASE_URL = "NEWSWATCH_DATABASE_URL"
 ENV_SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
 ENV_SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
+ENV_BROKER_URL = "NEWSWATCH_BROKER_URL"
 ENV_SLACK_APP_TOKEN = "SLACK_APP_TOKEN"  # noqa: S105 (a variable name, not a secret)
 DEFAULT_FILE = "newswatch.toml"
 
@@ -174,6 +175,24 @@ class SchedulerConfig(_Strict):
     )
     backoff_max_factor: float = Field(
         8.0, ge=1, description="Cap on interval growth for failing sources."
+    )
+    executor: Literal["local", "celery"] = Field(
+        "local",
+        description="local: this process crawls (SQLite or PostgreSQL); celery: `newswatch "
+        "worker` processes crawl, jobs go through $NEWSWATCH_BROKER_URL (PostgreSQL only).",
+    )
+    crawl_processes: Literal["warm", "per_crawl"] = Field(
+        "warm",
+        description="warm: long-lived crawl processes are fed jobs (no start-up cost); "
+        "per_crawl: a fresh `scrapy crawl` process per crawl.",
+    )
+    crawl_hosts: int = Field(1, ge=1, le=16, description="Warm crawl processes per daemon/worker.")
+    host_max_jobs: int = Field(
+        500, ge=1, description="Crawls a warm process runs before it is replaced."
+    )
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics port; 0 = off.")
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address /metrics listens on (0.0.0.0 inside a container)."
     )
 
 

@@ -18,12 +18,16 @@ from twisted.internet import task
 
 from crawler.config import Settings, load_settings
 from crawler.errors import ConfigError, PipelineStartError
+from crawler.lifetime import die_with_parent, parent_from_env
 from crawler.pipelines.preflight import check_pipeline
 from crawler.sources import SourceConfig
 from crawler.storage import repo
 from crawler.storage.db import Database
 
 log = logging.getLogger(__name__)
+# A warm crawl process (crawler.daemon.crawlhost) runs many crawls: they share the settings,
+# the database engine, the matcher and the worker pool instead of building them per crawl.
+_WARM: dict[Any, Any] = {}
 MAX_SAMPLES = 5
 TRANSIENT_ERRORS = frozenset({"dns", "connection", "timeout", "http_5xx", "http_429", "crashed"})
 # A page failed on our side (crawler.pipelines.base): it is retried, so this run's feed
@@ -45,6 +49,8 @@ class CrawlContext:
     errors: Counter[str] = field(default_factory=Counter)
     error_samples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     feed_states: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
+    error_urls: set[str] = field(default_factory=set)
+    warm: bool = False
     _matcher: Any = None
     _workers: Any = None
 
@@ -56,6 +62,7 @@ class CrawlContext:
         """Count an error by kind and keep a few samples for the run record."""
         self.errors[kind] += 1
         self.counters["failed"] += 1
+        self.error_urls.add(url)
         samples = self.error_samples[kind]
         if len(samples) < MAX_SAMPLES:
             samples.append(f"{url}: {message}"[:500])
@@ -81,10 +88,16 @@ class CrawlContext:
     def matcher(self) -> Any:
         """The topic matcher, compiled once per crawl process."""
         if self._matcher is None:
+            key = ("matcher", id(self.settings))
+            if self.warm and key in _WARM:
+                self._matcher = _WARM[key]
+                return self._matcher
             from crawler.matching import load_matcher
 
             cfg = self.settings.matching
             self._matcher = load_matcher(cfg.topic_packs, cfg.thresholds, cfg.disabled_topics)
+            if self.warm:
+                _WARM[key] = self._matcher
         return self._matcher
 
     @property
@@ -93,7 +106,13 @@ class CrawlContext:
         if self._workers is None:
             from crawler.pipelines.workers import WorkerPool
 
-            self._workers = WorkerPool(self.settings)
+            if self.warm:
+                key = ("workers", id(self.settings))
+                if key not in _WARM:
+                    _WARM[key] = SharedPool(WorkerPool(self.settings))
+                self._workers = _WARM[key]
+            else:
+                self._workers = WorkerPool(self.settings)
         return self._workers
 
     def flush(self) -> None:
@@ -106,6 +125,40 @@ class CrawlContext:
                 dict(self.errors),
                 {k: list(v) for k, v in self.error_samples.items()},
             )
+
+
+class SharedPool:
+    """A worker pool shared by the crawls of a warm process: a crawl's close() keeps it running."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    def start(self) -> None:
+        """Start the shared workers the first time only."""
+        if getattr(self.pool, "pool", None) is None:
+            self.pool.start()
+
+    def close(self) -> None:
+        """Kept warm for the next crawl (the process' exit ends it)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pool, name)
+
+
+def _warm_settings(config_path: str | None) -> tuple[Settings, Database]:
+    """Settings and database shared by a warm process' crawls (reloaded when the file changes)."""
+    mtime = 0
+    if config_path:
+        try:
+            mtime = os.stat(config_path).st_mtime_ns
+        except OSError:
+            mtime = -1
+    key = ("settings", config_path, mtime)
+    if key not in _WARM:
+        settings = load_settings(config_path)
+        _WARM[key] = (settings, Database(settings.database_url))
+    cached: tuple[Settings, Database] = _WARM[key]
+    return cached
 
 
 def apply_config(crawler: Crawler, settings: Settings) -> None:
@@ -133,16 +186,23 @@ def create_context(crawler: Crawler, source_name: str, run_id: int | None) -> Cr
     is fetched, with the run recorded `failed` and the cause as its message.
     """
     config_path = crawler.settings.get("NEWSWATCH_CONFIG") or os.environ.get("NEWSWATCH_CONFIG")
+    warm = crawler.settings.getbool("NEWSWATCH_WARM")
+    if not warm and parent_from_env() is not None:
+        die_with_parent(parent_from_env())  # a `scrapy crawl` child of a daemon or worker
     settings: Settings | None = None
+    shared_db: Database | None = None
     try:
-        settings = load_settings(config_path)
+        if warm:
+            settings, shared_db = _warm_settings(config_path)
+        else:
+            settings = load_settings(config_path)
         source = settings.source(source_name)
     except ConfigError as exc:
         error = PipelineStartError(str(exc))
         url = os.environ.get("NEWSWATCH_DATABASE_URL") or (settings and settings.database_url)
         _record_start_failure(url or None, run_id, str(error))
         raise error from exc
-    db = Database(settings.database_url)
+    db = shared_db if shared_db is not None else Database(settings.database_url)
     with db.session() as session:
         row = repo.upsert_source(session, source)
         first_crawl = row.first_crawl_finished_at is None
@@ -152,12 +212,13 @@ def create_context(crawler: Crawler, source_name: str, run_id: int | None) -> Cr
             repo.adopt_run(session, run_id, os.getpid())
         source_id = row.id
     try:
-        check_pipeline(settings)
+        check_pipeline(settings)  # cached per process: free in a warm crawl process
     except PipelineStartError as exc:
-        db.dispose()
+        if not warm:
+            db.dispose()
         _record_start_failure(settings.database_url, run_id, str(exc))
         raise
-    ctx = CrawlContext(settings, source, db, source_id, run_id, first_crawl)
+    ctx = CrawlContext(settings, source, db, source_id, run_id, first_crawl, warm=warm)
     crawler.newswatch = ctx  # type: ignore[attr-defined]
     apply_config(crawler, settings)
     return ctx
@@ -245,7 +306,10 @@ class RunRecorder:
             status = "ok"
         with ctx.db.session() as session:
             if not ctx.had_transient_errors and not ctx.had_internal_failures:
-                repo.save_feed_states(session, ctx.feed_states)
+                # A document that failed (an unparseable feed) is not a baseline: the next
+                # crawl fetches and judges it again instead of calling it "not modified".
+                good = {u: v for u, v in ctx.feed_states.items() if u not in ctx.error_urls}
+                repo.save_feed_states(session, good)
             repo.finish_run(session, ctx.run_id, status=status, message=f"closed: {reason}")
         log.info(
             "event=crawl_finished source=%s run_id=%s status=%s counters=%s errors=%s",
@@ -255,4 +319,5 @@ class RunRecorder:
             dict(ctx.counters),
             dict(ctx.errors),
         )
-        ctx.db.dispose()
+        if not ctx.warm:
+            ctx.db.dispose()

@@ -83,3 +83,21 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     names = {t["name"] for t in data["targets"]}
     assert "crawl throughput (real corpus) vs naive baseline" in names
     assert all(t["passed"] in (True, False, None) for t in data["targets"])
+
+
+def test_quick_scale_bench_reports_every_mode(tmp_path: Path) -> None:
+    """`--only scale` on tiny sizes: the local modes always, the celery one where it can run."""
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--only", "scale",
+         "--output", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads(out.read_text(encoding="utf-8"))
+    modes = data["scale"]["modes"]
+    for name in ("local", "per_crawl"):
+        _positive(data, "scale", "modes", name, "polls")
+        _positive(data, "scale", "modes", name, "cpu_per_poll_s")
+    assert "celery_1" in modes or data["scale"].get("celery_skipped")
+    assert "sources/core@15min" in result.stdout

@@ -238,6 +238,11 @@ def test_daemon_alerts_once_backs_off_and_stops_cleanly(
     assert "event=daemon_stopped" in daemon.log()
 
     before = {name: len(runs(db, name)) for name in ("metro", "flaky")}
+    # Warm crawl processes stop fast: let metro's 2 s interval pass so `--once` finds it due.
+    last_start = max(r.started_at for r in runs(db, "metro"))
+    deadline = time.monotonic() + 10
+    while datetime.now(UTC) - last_start < timedelta(seconds=2.1) and time.monotonic() < deadline:
+        time.sleep(0.1)
     once = newswatch(config, "run", "--once", "--log-format", "json", env=env)
     assert once.returncode == 0, once.stderr
     assert '"event": "once_started"' in once.stderr

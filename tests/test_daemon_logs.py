@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crawler.logs import mask_secrets, parse_kv, setup_logging
+from crawler.logs import configure_default, get_logger, mask_secrets, parse_kv, setup_logging
 
 
 @pytest.fixture
@@ -28,6 +28,7 @@ def stream() -> Iterator[io.StringIO]:
         root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(False)
+    configure_default()
 
 
 def test_mask_secrets_patterns() -> None:
@@ -95,3 +96,31 @@ def test_scheduler_overlap_notices_are_debug_only(stream: io.StringIO) -> None:
 def test_bad_format_is_refused() -> None:
     with pytest.raises(ValueError, match="kv or json"):
         setup_logging("INFO", "xml")
+
+
+def test_structlog_events_share_the_format_and_the_masking(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Native structlog calls (fields as keywords) come out like the stdlib ones, masked."""
+    monkeypatch.setenv("NEWSWATCH_BROKER_URL", "redis://:brokerpass@10.0.0.5:6379/0")
+    setup_logging("INFO", "json", stream)
+    log = get_logger("crawler.daemon.test")
+    log.info("crawl_enqueued", source="metro", ts="1700000001.000002", note="xoxb-5-6-seven")
+    log.warning("broker_unavailable", reason="cannot reach redis://:brokerpass@10.0.0.5:6379/0")
+    log.debug("hidden")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert list(first)[:4] == ["ts", "level", "logger", "event"]
+    assert first["event"] == "crawl_enqueued" and first["source"] == "metro"
+    assert first["level"] == "info" and first["logger"] == "crawler.daemon.test"
+    assert first["msg_ts"] == "1700000001.000002" and first["ts"].endswith("Z")
+    assert first["note"] == "xoxb-***"
+    assert "brokerpass" not in second["reason"] and second["level"] == "warning"
+
+
+def test_structlog_kv_lines_parse_back(stream: io.StringIO) -> None:
+    setup_logging("INFO", "kv", stream)
+    get_logger("crawler.daemon.test").info("crawl_done", source="metro", reason="two words")
+    fields = parse_kv(stream.getvalue().strip())
+    assert fields is not None
+    assert fields["event"] == "crawl_done" and fields["reason"] == "two words"
+    assert fields["level"] == "info" and fields["ts"].endswith("Z")

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "crawler.cli.alerts",
     "crawler.cli.review",
     "crawler.cli.daemon",
+    "crawler.cli.workers",
     "crawler.cli.sources",
     "crawler.cli.feedback",
     "crawler.cli.incidents",

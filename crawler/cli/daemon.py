@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from crawler.cli.context import AppContext, creates_database, pass_app
 from crawler.daemon.health import TROUBLE
+from crawler.daemon.leases import list_workers
 from crawler.daemon.lock import LOCK_NAME, STALE_AFTER, describe_holder, pid_alive, probe, read_row
 from crawler.errors import ConfigError
 from crawler.logs import setup_logging
@@ -21,7 +22,10 @@ from crawler.storage import repo
 from crawler.storage.db import Database
 from crawler.storage.models import Alert, CrawlRun, Source, utcnow
 
-STATUS_KEYS = ("daemon", "database", "sources", "trouble", "alerts", "checked_at")
+STATUS_KEYS = (
+    "daemon", "database", "sources", "trouble", "alerts", "checked_at", "executor", "workers",
+    "queue_depth",
+)  # fmt: skip
 
 
 @click.command("run")
@@ -41,6 +45,12 @@ STATUS_KEYS = ("daemon", "database", "sources", "trouble", "alerts", "checked_at
     type=click.Path(path_type=Path, file_okay=False),
     help="Append each crawl process' output to DIR/<source>.log.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus /metrics on 127.0.0.1:PORT (default: [scheduler] metrics_port).",
+)
 @pass_app
 @creates_database
 def run(
@@ -49,15 +59,21 @@ def run(
     log_format: str | None,
     log_level: str | None,
     crawl_logs: Path | None,
+    metrics_port: int | None,
 ) -> None:
     """Run the daemon: scheduled crawls, alert dispatch, source health and retention.
 
     SIGTERM or Ctrl-C stops it gracefully: running crawls get scheduler.grace_period seconds,
     then are killed, and pending alerts are sent once more. Only one daemon may run against a
-    database; a second one exits with an error naming the first. Creates (and migrates) a
-    missing SQLite database.
+    database; a second one exits with an error naming the first, except with
+    [scheduler] executor = "celery", where it waits as a hot standby and takes over when the
+    leader dies. Creates (and migrates) a missing SQLite database.
     """
     settings = app.settings
+    if settings.scheduler.executor == "celery":
+        from crawler.daemon.executors.celery import check_distributed
+
+        check_distributed(settings)  # before the database is opened (or created)
     app.matcher()  # a bad or missing topic pack stops the daemon before it starts (exit 2)
     setup_logging(log_level or settings.logging.level, log_format or settings.logging.format)
     from crawler.daemon.scheduler import Daemon
@@ -70,6 +86,8 @@ def run(
                 f"cannot create the --crawl-logs folder {crawl_logs}: {exc.strerror or exc}"
             ) from None
     daemon = Daemon(settings, app.db, crawl_logs=crawl_logs)
+    if metrics_port is not None:
+        daemon.metrics_port = metrics_port
     daemon.install_signals()
     code = daemon.run_once() if once else daemon.run()
     if code:
@@ -172,8 +190,13 @@ def collect_status(app: AppContext) -> dict[str, Any]:
                         "backoff_until": entry["backoff_until"],
                     }
                 )
-    daemon.pop("info", None)
+    info = daemon.pop("info", None) or {}
+    with db.session() as session:
+        workers = list_workers(session, now)
     return {
+        "executor": info.get("executor") or settings.scheduler.executor,
+        "queue_depth": info.get("queue_depth"),
+        "workers": workers,
         "checked_at": now.isoformat(),
         "daemon": daemon,
         "database": db.safe_url,
@@ -196,11 +219,26 @@ def print_status(app: AppContext, data: dict[str, Any]) -> None:
     """The human view of `status`."""
     console, daemon = app.console, data["daemon"]
     color = "green" if daemon["running"] else "red"
+    role = "leader" if data["executor"] == "celery" else "daemon"
     console.print(
-        f"daemon: [{color}]{'running' if daemon['running'] else 'not running'}"
+        f"{role}: [{color}]{'running' if daemon['running'] else 'not running'}"
         f"[/{color}] — {daemon['reason']}"
     )
     console.print(f"database: {data['database']}")
+    if data["executor"] == "celery" or data["workers"]:
+        depth = data["queue_depth"]
+        console.print(
+            f"executor: {data['executor']} — queue depth "
+            f"{depth if depth is not None else 'unknown'}"
+        )
+        for w in data["workers"]:
+            wcolor = {"alive": "green", "lost": "red"}.get(w["state"], "white")
+            busy = ", ".join(sorted(w["running"])) or "idle"
+            console.print(
+                f"  worker {w['id']}: [{wcolor}]{w['state']}[/{wcolor}] "
+                f"(heartbeat {w['heartbeat_age_seconds']:.0f}s ago, concurrency "
+                f"{w['concurrency']}, {busy})"
+            )
     table = Table(box=None)
     for column in ("source", "health", "last run", "result", "new", "next run", "error"):
         table.add_column(column)

@@ -12,6 +12,7 @@ time is then counted from the recovery, not from the last article before the out
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -158,10 +159,11 @@ def close_orphan_runs(
 ) -> list[int]:
     """Close `running` runs whose process is gone (a daemon crash, or a DB outage at the end).
 
-    Assumes crawls run on the daemon's host. A run without a pid (its process never started)
-    or one older than twice the crawl timeout is closed too.
+    Only runs on this host are judged by their pid. A run without a pid (its process never
+    started) or one older than twice the crawl timeout is closed too.
     """
     now = now or utcnow()
+    host = socket.gethostname()
     too_old = now - timedelta(seconds=2 * settings.scheduler.crawl_timeout + 60)
     closed: list[int] = []
     runs = session.scalars(select(CrawlRun).where(CrawlRun.status == "running")).all()
@@ -169,8 +171,14 @@ def close_orphan_runs(
         if run.id in live_run_ids:
             continue
         started = run.started_at
+        # A pid means something only on the host it ran on (workers run on other machines;
+        # their lost runs are closed when another worker takes the source's lease over).
+        local = run.hostname in (None, host)
         dead = (
-            run.pid is not None and not pid_alive(run.pid) and started < now - timedelta(seconds=5)
+            local
+            and run.pid is not None
+            and not pid_alive(run.pid)
+            and started < now - timedelta(seconds=5)
         )
         if dead or started < too_old or (run.pid is None and started < now - timedelta(minutes=5)):
             repo.finish_run(

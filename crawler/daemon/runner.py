@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.config import Settings
+from crawler.lifetime import MARK_ENV, PARENT_ENV, database_mark
 from crawler.sources import SourceConfig
 from crawler.storage import repo
 from crawler.storage.db import Database
@@ -93,7 +95,9 @@ class CrawlProcess:
         self.db, self.settings, self.source = db, settings, source
         with db.session() as session:
             row = repo.upsert_source(session, source)
-            self.run_id = repo.create_run(session, row.id, trigger=trigger, pid=None).id
+            run = repo.create_run(session, row.id, trigger=trigger, pid=None)
+            run.hostname, run.owner_pid = socket.gethostname(), os.getpid()
+            self.run_id = run.id
         # The crawl's own log goes to a file: kept when the crawl ends badly (its tail is
         # recorded on the run), removed when it ends well unless the caller asked for it.
         self.keep_log = log_file is not None
@@ -103,9 +107,11 @@ class CrawlProcess:
             log_file = Path(name)
         self.log_file = log_file
         self._log = open(log_file, "ab")  # noqa: SIM115 (closed in finish)
+        env = crawl_env(settings)
+        env[MARK_ENV], env[PARENT_ENV] = database_mark(db.safe_url), str(os.getpid())
         self.proc = subprocess.Popen(
             crawl_command(source, self.run_id),
-            env=crawl_env(settings),
+            env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -136,6 +142,10 @@ class CrawlProcess:
         except subprocess.TimeoutExpired:
             self._signal(signal.SIGKILL)
             self.proc.wait()
+
+    def reap(self) -> None:
+        """Kill what is left of the finished crawl's process group (extraction workers)."""
+        self._signal(signal.SIGKILL)
 
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -3,8 +3,10 @@ and retention, and shuts down gracefully.
 
 One interval job per enabled source (no overlap: `max_instances=1`, `coalesce=True`) runs on
 the `crawl` executor, a thread pool of `max_concurrent_crawls` threads: that pool is the global
-cap. Each crawl is its own process (crawler.daemon.runner.CrawlProcess) with the hard
-`crawl_timeout`.
+cap. With `[scheduler] executor = "local"` each job crawls on this machine, in a warm crawl
+process (crawler.daemon.hosts, no start-up cost) or a fresh one (`crawl_processes =
+"per_crawl"`), with the hard `crawl_timeout`; with `"celery"` it enqueues the crawl for
+`newswatch worker`s (crawler.daemon.executors.celery) and this process is the leader.
 A failing source backs off: its next run waits interval × 2^failures, capped at
 `backoff_max_factor` × interval, kept in `Source.backoff_until` so a restart respects it too.
 No job ever lets an exception out: a database outage is logged as `event=db_unavailable` and
@@ -14,14 +16,12 @@ the job simply runs again at its next time.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor as FuturesPool
-from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -31,58 +31,32 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from crawler import __version__
 from crawler.config import Settings
-from crawler.daemon import health
+from crawler.daemon import health, leader
+from crawler.daemon.executors.local import LocalExecutor
+from crawler.daemon.jobs import backoff_delay as backoff_delay
+from crawler.daemon.jobs import guarded
 from crawler.daemon.lock import HEARTBEAT_INTERVAL, DaemonLock
+from crawler.daemon.metrics import Metrics
+from crawler.daemon.orphans import stop_orphans
 from crawler.daemon.retention import run_retention
-from crawler.daemon.runner import CrawlProcess, RunOutcome
-from crawler.errors import DatabaseLocked, StorageError
+from crawler.daemon.runner import RunOutcome
+from crawler.errors import DatabaseLocked
 from crawler.sources import SourceConfig
 from crawler.storage import repo
-from crawler.storage.db import Database, describe
+from crawler.storage.db import Database
 from crawler.storage.models import CrawlRun, Source, utcnow
 
 log = logging.getLogger(__name__)
 CrawlFn = Callable[[SourceConfig], RunOutcome | None]
 SHUTDOWN_KILL_GRACE = 3.0
 DISPATCH_LIMIT = 100
-
-
-def backoff_delay(interval: float, failures: int, max_factor: float) -> float:
-    """Seconds a source waits after `failures` failed runs in a row (0 when healthy)."""
-    if failures <= 0:
-        return 0.0
-    return interval * min(2.0 ** min(failures, 62), max_factor)
-
-
-def reap_group(pgid: int) -> None:
-    """Kill what is left of a finished crawl's process group."""
-    # Extraction workers of a SIGKILLed crawl would otherwise live on, blocked on their queue.
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-        log.warning("event=crawl_stragglers_killed pgid=%s", pgid)
-
-
-@contextmanager
-def guarded(job: str) -> Iterator[None]:
-    """Log and swallow every error of a job; database outages as event=db_unavailable."""
-    try:
-        yield
-    except DatabaseLocked:  # a StorageError, but fatal: the caller decides
-        raise
-    except (DBAPIError, StorageError) as exc:
-        unreachable = isinstance(exc, OperationalError | InterfaceError | StorageError) or bool(
-            getattr(exc, "connection_invalidated", False)
-        )
-        if not unreachable:  # a bug (IntegrityError, ProgrammingError …), not an outage
-            log.exception("event=job_failed job=%s reason=%s", job, describe(exc))
-        else:
-            log.warning("event=db_unavailable job=%s reason=%s", job, describe(exc))
-    except Exception as exc:
-        log.exception("event=job_failed job=%s reason=%s", job, describe(exc))
+# The daemon's alert claims are short and renewed with every heartbeat: if it dies, another
+# dispatcher (`alerts send`) can recover them within a minute, and a restarted daemon at once.
+ALERT_LEASE = 60.0
+DISPATCHER_PREFIX = leader.DISPATCHER_PREFIX
 
 
 class Daemon:
@@ -104,7 +78,17 @@ class Daemon:
         self.lock = lock or DaemonLock(db)
         self._crawl_fn = crawl_fn or self._spawn
         self._dispatcher = dispatcher
-        self.running: dict[str, CrawlProcess] = {}
+        self.running: dict[str, Any] = {}  # CrawlProcess or HostedRun
+        self.executor = LocalExecutor(db, settings, log_dir=crawl_logs)
+        self.celery: Any = None
+        if self.cfg.executor == "celery" and crawl_fn is None:
+            from crawler.daemon.executors.celery import CeleryDispatch, check_distributed
+
+            check_distributed(settings)
+            self.celery = CeleryDispatch(db, settings)
+        self.metrics = Metrics("daemon")
+        self.metrics_port = self.cfg.metrics_port
+        self.queue_depth: int | None = None
         self._running_lock = threading.Lock()
         self._health_lock = threading.Lock()
         self.stop_event = threading.Event()
@@ -192,16 +176,28 @@ class Daemon:
     # -- the jobs --------------------------------------------------------------------------
 
     def _spawn(self, source: SourceConfig) -> RunOutcome | None:
-        log_file = self.crawl_logs / f"{source.name}.log" if self.crawl_logs else None
-        proc = CrawlProcess(self.db, self.settings, source, trigger="schedule", log_file=log_file)
-        with self._running_lock:
-            self.running[source.name] = proc
+        def started(proc: Any) -> None:
+            with self._running_lock:
+                self.running[source.name] = proc
+
         try:
-            return proc.wait(self.cfg.crawl_timeout)
+            return self.executor.run(
+                source, trigger="schedule", timeout=self.cfg.crawl_timeout, on_start=started
+            )
         finally:
-            reap_group(proc.pid)
             with self._running_lock:
                 self.running.pop(source.name, None)
+
+    def _enqueue(self, source: SourceConfig) -> None:
+        """Celery mode: publish the crawl job; a broker outage pauses scheduling, logged once."""
+        from crawler.daemon.executors.celery import BrokerUnavailable
+
+        try:
+            self.celery.enqueue(source)
+        except BrokerUnavailable:
+            # The job runs again at its next time (every source keeps trying): scheduling
+            # resumes by itself when the broker answers.
+            log.debug("event=crawl_not_enqueued source=%s reason=broker_unavailable", source.name)
 
     def crawl_job(self, name: str) -> None:
         """Crawl one source unless the daemon is stopping or the source is backing off."""
@@ -214,13 +210,20 @@ class Daemon:
                 row = repo.upsert_source(session, source)
                 until = row.backoff_until
                 before = (row.consecutive_failures, row.last_error_kind, row.last_error_message)
+                source_id = row.id
             if until is not None and until > now + timedelta(seconds=0.5):
                 log.info(
                     "event=crawl_skipped source=%s reason=backoff until=%s", name, until.isoformat()
                 )
                 self._reschedule(name, until)
                 return
+            if self.celery is not None:
+                self._enqueue(source)
+                return
+            if self._crawl_fn == self._spawn:
+                stop_orphans(self.db, source_id=source_id)  # a dead daemon's crawl of it
             outcome = self._crawl_fn(source)
+            self.metrics.crawl_done(outcome)
             if outcome is not None:
                 log.info("event=crawl_done source=%s run_id=%s status=%s",
                          name, outcome.run_id, outcome.status)  # fmt: skip
@@ -266,8 +269,9 @@ class Daemon:
             if self._dispatcher is None:
                 from alerts.dispatcher import Dispatcher
 
-                worker = f"daemon-{self.lock.hostname}-{self.lock.pid}"
-                self._dispatcher = Dispatcher(self.db, self.settings, worker_id=worker)
+                self._dispatcher = Dispatcher(
+                    self.db, self.settings, worker_id=self.dispatcher_id, lease_seconds=ALERT_LEASE
+                )
             stats = self._dispatcher.run_once(limit=DISPATCH_LIMIT)
             counts = stats.as_dict() if hasattr(stats, "as_dict") else {}
             if any(counts.values()):
@@ -288,6 +292,11 @@ class Daemon:
         with guarded("retention"):
             run_retention(self.db, self.settings)
 
+    @property
+    def dispatcher_id(self) -> str:
+        """The claim owner name of this daemon's dispatcher."""
+        return f"{DISPATCHER_PREFIX}{self.lock.hostname}-{self.lock.pid}"
+
     def heartbeat_info(self) -> dict[str, Any]:
         """What `newswatch status` shows about this daemon."""
         with self._running_lock:
@@ -301,13 +310,19 @@ class Daemon:
             "next_runs": self.next_runs(),
             "running": running,
             "stopping": self.stop_event.is_set(),
+            "executor": self.cfg.executor,
+            "queue_depth": self.queue_depth,
+            "scheduling_paused": self.celery.paused_reason if self.celery is not None else None,
         }
 
     def heartbeat_job(self) -> None:
         """Confirm the lock and write the heartbeat row; a lost lock stops the daemon."""
         try:
             with guarded("heartbeat"):
+                self.queue_depth = leader.observe(self.db, self.metrics, self.celery)
                 self.lock.heartbeat(self.heartbeat_info())
+                if self._dispatcher is not None and hasattr(self._dispatcher, "renew_leases"):
+                    self._dispatcher.renew_leases()
         except DatabaseLocked as exc:
             log.error("event=lock_lost reason=%s", exc)
             self.fatal = exc
@@ -350,18 +365,29 @@ class Daemon:
         for t in killers:
             t.join()
 
-    def _start(self) -> None:
-        self.lock.acquire()
+    def _start(self) -> bool:
+        if not leader.acquire(self.lock, self.stop_event, standby=self.celery is not None):
+            log.info("event=standby_stopped")
+            return False
         log.info(
             "event=daemon_started version=%s pid=%s sources=%s database=%s",
             __version__, self.lock.pid, len(self.sources), self.db.safe_url,
         )  # fmt: skip
+        if self.metrics_port:
+            self.metrics.serve(self.metrics_port, self.cfg.metrics_host)
+        with guarded("startup"):
+            stop_orphans(self.db)  # crawl processes of the daemon this one replaces
         with guarded("startup"), self.db.session() as session:
             health.close_orphan_runs(session, set(), self.settings)
+        leader.release_dead_claims(self.db, self.settings, self.dispatcher_id)
+        return True
 
     def _finish(self) -> int:
         if self.fatal is None:
             self.dispatch_job()  # flush what the last crawls queued
+        self.executor.close()
+        if self.celery is not None:
+            self.celery.close()
         self.lock.release()
         if self.fatal is not None:
             raise self.fatal
@@ -370,7 +396,8 @@ class Daemon:
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (or a lost lock); returns the exit code."""
-        self._start()
+        if not self._start():
+            return 0
         from crawler.review.interactive import start_interactive  # Slack buttons (issue 13)
 
         interactive = start_interactive(self.db, self.settings)
@@ -398,7 +425,8 @@ class Daemon:
 
     def run_once(self) -> int:
         """`--once`: crawl every due source, then health, retention and dispatch; exit."""
-        self._start()
+        if not self._start():
+            return 0
         self.heartbeat_job()
         now = utcnow()
         with self.db.session() as session:

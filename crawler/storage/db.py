@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, inspect
+from sqlalchemy import URL, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +25,7 @@ from crawler.errors import ConfigError, DatabaseNotFound, StorageError
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK_KEY = 0x6E657773_6D696772  # "newsmigr": serialises concurrent migrations
 URL_EXAMPLES = "sqlite:///newswatch.db or postgresql+psycopg://user@host/dbname"
 # What to install when a dialect's default driver is missing (SQLAlchemy's own driver names).
 DRIVER_HINTS = {
@@ -293,9 +294,26 @@ class Database:
 
     def ensure_schema(self) -> None:
         """Bring the schema to the newest migration if it is behind."""
-        if current_revision(self.engine) != head_revision():
-            log.info("event=db_migrate url=%s", make_url(self.url).render_as_string())
-            upgrade(self.url)
+        if current_revision(self.engine) == head_revision():
+            return
+        with self._migration_lock():  # a leader and workers starting at once on a new database
+            if current_revision(self.engine) != head_revision():
+                log.info("event=db_migrate url=%s", make_url(self.url).render_as_string())
+                upgrade(self.url)
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """On PostgreSQL, one migrating process at a time (a session advisory lock)."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                conn.commit()
 
     def has_tables(self) -> bool:
         """Whether the schema exists."""

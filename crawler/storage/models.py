@@ -118,6 +118,10 @@ class CrawlRun(Base):
     status: Mapped[str] = mapped_column(String(20), default="running")
     trigger: Mapped[str] = mapped_column(String(20), default="manual")
     pid: Mapped[int | None]
+    # Where the crawl ran and which daemon/worker process started it: a restarted daemon
+    # stops leftover crawl processes of dead owners on its own host (see daemon/orphans.py).
+    hostname: Mapped[str | None] = mapped_column(String(200))
+    owner_pid: Mapped[int | None]
     exit_code: Mapped[int | None]
     discovered: Mapped[int] = mapped_column(default=0)
     pages_fetched: Mapped[int] = mapped_column(default=0)
@@ -339,4 +343,5 @@ class DaemonLock(Base):
 
 # Incident tables live in their own module; importing it here registers them on Base.metadata.
 from crawler.storage import models_incidents as _models_incidents  # noqa: E402,F401
+from crawler.storage import models_scaleout  # noqa: E402,F401  (registers its tables)
 from crawler.storage.models_feedback import SourceMute  # noqa: E402,F401 - registers the table

@@ -1,0 +1,1 @@
+"""Where crawls run: `local` (this process' warm crawl processes) or `celery` (worker machines)."""
