@@ -253,7 +253,10 @@ def _preflight(app: AppContext, sources: list[SourceConfig]) -> None:
                 row = repo.upsert_source(session, source)
                 run = repo.create_run(session, row.id, trigger="manual", pid=None)
                 repo.finish_run(session, run.id, status="failed", message=message)
-        raise
+        if isinstance(exc, PipelineStartError):
+            raise
+        # every problem on its own line, each saying that the crawl did not start
+        raise ConfigError.combine([PipelineStartError(line) for line in exc.lines()]) from None
 
 
 def _runs(app: AppContext, procs: list[CrawlProcess]) -> dict[int, CrawlRun]:
