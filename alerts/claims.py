@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from crawler.storage.models import Alert
@@ -66,13 +66,14 @@ def claim(
     return sorted(session.execute(stmt).scalars())
 
 
-def reclaim_stale(
-    session: Session, *, now: datetime, cutoff: datetime, max_attempts: int
+def _put_back(
+    session: Session, *conditions: ColumnElement[bool], now: datetime, max_attempts: int
 ) -> list[tuple[int, str]]:
-    """Put rows whose claim is older than `cutoff` back (or fail them when out of attempts)."""
+    """Return the `sending` rows matching `conditions` to the queue, counting the lost attempt
+    (failed when out of attempts)."""
     stmt = (
         update(Alert)
-        .where(Alert.status == "sending", Alert.claimed_at < cutoff)
+        .where(Alert.status == "sending", *conditions)
         .values(
             status=case((Alert.attempts + 1 >= max_attempts, "failed"), else_="pending"),
             attempts=Alert.attempts + 1,
@@ -85,6 +86,13 @@ def reclaim_stale(
         .execution_options(synchronize_session=False)
     )
     return sorted((row[0], row[1]) for row in session.execute(stmt))
+
+
+def reclaim_stale(
+    session: Session, *, now: datetime, cutoff: datetime, max_attempts: int
+) -> list[tuple[int, str]]:
+    """Put rows whose claim is older than `cutoff` back (or fail them when out of attempts)."""
+    return _put_back(session, Alert.claimed_at < cutoff, now=now, max_attempts=max_attempts)
 
 
 def release(
@@ -120,25 +128,13 @@ def release_dead_claims(
     Only the holder of the single-daemon lock calls this, so every other daemon claim belongs
     to a process that is gone; its lost attempt is counted, as when a lease expires.
     """
-    stmt = (
-        update(Alert)
-        .where(
-            Alert.status == "sending",
-            Alert.claimed_by.startswith(prefix, autoescape=True),
-            Alert.claimed_by != alive,
-        )
-        .values(
-            status=case((Alert.attempts + 1 >= max_attempts, "failed"), else_="pending"),
-            attempts=Alert.attempts + 1,
-            claimed_by=None,
-            claimed_at=None,
-            next_attempt_at=now,
-            last_error=RECLAIM_NOTE,
-        )
-        .returning(Alert.id, Alert.status)
-        .execution_options(synchronize_session=False)
+    return _put_back(
+        session,
+        Alert.claimed_by.startswith(prefix, autoescape=True),
+        Alert.claimed_by != alive,
+        now=now,
+        max_attempts=max_attempts,
     )
-    return sorted((row[0], row[1]) for row in session.execute(stmt))
 
 
 def renew(session: Session, *, worker: str, now: datetime) -> int:

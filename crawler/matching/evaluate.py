@@ -204,7 +204,8 @@ def item_document(item: LabelledItem) -> Document:
     return _extract(data, item.url, item.title, item.lang)
 
 
-def _count(score: TopicScore, ident: str, gold: bool, got: bool) -> None:
+def count_outcome(score: TopicScore, ident: str, gold: bool, got: bool) -> None:
+    """Count one judged (item, topic) pair as a true/false positive/negative."""
     if gold and got:
         score.tp += 1
     elif got:
@@ -231,7 +232,7 @@ def run_eval(matcher: Matcher, items: Iterable[LabelledItem]) -> EvalReport:
         predictions[item.id] = predicted
         for topic, score in scores.items():
             if item.judged(topic):
-                _count(score, item.id, topic in item.labels, topic in predicted)
+                count_outcome(score, item.id, topic in item.labels, topic in predicted)
     return EvalReport(scores, predictions, errors)
 
 
@@ -252,7 +253,7 @@ def breakdown(
         predicted = report.predictions.get(item.id, [])
         for topic, score in scores.items():
             if item.judged(topic):
-                _count(score, item.id, topic in item.labels, topic in predicted)
+                count_outcome(score, item.id, topic in item.labels, topic in predicted)
     return dict(sorted(groups.items()))
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from crawler.config import Settings
 from crawler.errors import NewswatchError
-from crawler.matching.evaluate import TopicScore
+from crawler.matching.evaluate import TopicScore, count_outcome
 from crawler.matching.matcher import Matcher
 from crawler.matching.model import Document
 from crawler.review.queries import ReviewInfo, label_match
@@ -206,17 +206,7 @@ def eval_reviewed(session: Session, matcher: Matcher) -> ReviewedReport:
             got = result.matched
             for scores in (report.topics, report.by_language.setdefault(lang, {})):
                 score = scores.setdefault(match.topic, TopicScore(match.topic))
-                ident = f"match-{match.id}"
-                if gold and got:
-                    score.tp += 1
-                elif got:
-                    score.fp += 1
-                    score.false_positives.append(ident)
-                elif gold:
-                    score.fn += 1
-                    score.false_negatives.append(ident)
-                else:
-                    score.tn += 1
+                count_outcome(score, f"match-{match.id}", gold, got)
             if gold != got:
                 report.failing.append(
                     ReviewedCase(
