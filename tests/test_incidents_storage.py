@@ -253,3 +253,40 @@ def test_a_revised_article_updates_its_record_but_keeps_its_incident(
                             CFG)  # fmt: skip
         assert link is not None
         assert (link.incident_id, str(link.event_date)) == (stored["charge"], "2026-03-11")
+
+
+SUMMARY = (
+    "article_count", "first_date", "last_date", "first_article_id", "title", "development",
+    "fields", "court", "city", "county", "state",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "order",
+    [("arrest", "charge", "later"), ("charge", "arrest", "later"), ("arrest", "later", "charge")],
+)
+def test_appending_a_link_sums_up_the_incident_as_a_full_refresh_does(
+    database: Database, order: tuple[str, ...]
+) -> None:
+    """A link folded in without re-reading the others (news in date order) leaves the incident
+    exactly as recomputing it from every link would; out of order, it is recomputed."""
+    from crawler.storage.incidents import refresh_incident
+
+    later = CHARGE.replace("was charged on Thursday", "pleaded not guilty on Monday")
+    stories = {
+        "arrest": ("https://a.test/1", "Man arrested at courthouse", ARREST, 10),
+        "charge": ("https://b.test/2", "Court officer charged over ICE tip", CHARGE, 13),
+        "later": ("https://d.test/4", "Court officer pleads not guilty", later, 20),
+    }
+    ids = {
+        name: store(database, *stories[name][:3], datetime(2026, 3, stories[name][3], tzinfo=UTC))
+        for name in order
+    }
+    assert len(set(ids.values())) == 1
+    with database.session() as session:
+        incident = session.get(Incident, ids[order[0]])
+        assert incident is not None
+        appended = {name: getattr(incident, name) for name in SUMMARY}
+        refresh_incident(session, incident)
+        assert {name: getattr(incident, name) for name in SUMMARY} == appended
+        assert appended["article_count"] == 3

@@ -182,6 +182,48 @@ def refresh_incident(session: Session, incident: Incident) -> None:
     incident.updated_at = utcnow()
 
 
+def append_link(
+    session: Session, incident: Incident, link: IncidentArticle, record: IncidentRecord
+) -> bool:
+    """Fold a new link into the incident without re-reading its other links, when the new one
+    sorts after all of them as `refresh_incident` orders them (the usual case: news arrives in
+    date order); False, changing nothing, when it does not. The result is the same either way.
+    """
+    if not incident.article_count:
+        return False
+    session.flush()  # the link needs its id
+    when = record.event_date
+    if when is not None:
+        if incident.last_date is not None and when < incident.last_date:
+            return False
+        undated = session.scalar(
+            select(IncidentArticle.id)
+            .where(
+                IncidentArticle.incident_id == incident.id,
+                IncidentArticle.event_date.is_(None),
+                IncidentArticle.id != link.id,
+            )
+            .limit(1)
+        )
+        if undated is not None:  # an undated link sorts after every dated one
+            return False
+        incident.first_date = min(incident.first_date or when, when)
+        incident.last_date = max(incident.last_date or when, when)
+    incident.article_count += 1
+    incident.development = link.development
+    best = dict(incident.fields or {})
+    for name in FIELD_NAMES:  # earlier developments' fields win: the new one only fills gaps
+        found = record.fields.get(name)
+        if found is not None and name not in best:
+            best[name] = found.to_dict()
+    incident.fields = best
+    for name in SUMMARY_FIELDS:
+        value = best.get(name, {}).get("value")
+        setattr(incident, name, str(value) if value is not None else None)
+    incident.updated_at = utcnow()
+    return True
+
+
 def _new_incident(session: Session, kind: str, now: datetime) -> Incident:
     incident = Incident(kind=kind, status="open", created_at=now, updated_at=now, fields={})
     session.add(incident)
@@ -232,7 +274,8 @@ def link_article(
         created_at=now,
     )
     session.add(link)
-    refresh_incident(session, incident)
+    if not append_link(session, incident, link, record):
+        refresh_incident(session, incident)
     _fold_cached(session, incident, match.topic, record, before)
     log.info(
         "event=incident_linked incident_id=%s article_id=%s kind=%s development=%s new=%s "
