@@ -171,15 +171,8 @@ def refresh_incident(session: Session, incident: Incident) -> None:
     incident.development = links[-1].development
     best: dict[str, dict[str, object]] = {}
     for record in records:  # the earliest development that states a field wins
-        for name in FIELD_NAMES:
-            found = record.fields.get(name)
-            if found is not None and name not in best:
-                best[name] = found.to_dict()
-    incident.fields = best
-    for name in SUMMARY_FIELDS:
-        value = best.get(name, {}).get("value")
-        setattr(incident, name, str(value) if value is not None else None)
-    incident.updated_at = utcnow()
+        _fill_fields(best, record)
+    _set_fields(incident, best)
 
 
 def append_link(
@@ -212,16 +205,26 @@ def append_link(
     incident.article_count += 1
     incident.development = link.development
     best = dict(incident.fields or {})
-    for name in FIELD_NAMES:  # earlier developments' fields win: the new one only fills gaps
+    _fill_fields(best, record)  # earlier developments' fields win: the new one fills gaps
+    _set_fields(incident, best)
+    return True
+
+
+def _fill_fields(best: dict[str, dict[str, object]], record: IncidentRecord) -> None:
+    """Add the fields `record` states that `best` does not have yet."""
+    for name in FIELD_NAMES:
         found = record.fields.get(name)
         if found is not None and name not in best:
             best[name] = found.to_dict()
+
+
+def _set_fields(incident: Incident, best: dict[str, dict[str, object]]) -> None:
+    """Store the incident's fields and their summary columns; mark it changed."""
     incident.fields = best
     for name in SUMMARY_FIELDS:
         value = best.get(name, {}).get("value")
         setattr(incident, name, str(value) if value is not None else None)
     incident.updated_at = utcnow()
-    return True
 
 
 def _new_incident(session: Session, kind: str, now: datetime) -> Incident:
