@@ -152,4 +152,27 @@ def seed_text() -> str:
     return files[0].read_text(encoding="utf-8")
 
 
+@pytest.fixture
+def sample(database: Any) -> Any:
+    """The review factory's sample matches (test_review_factory.populate) in `database`."""
+    from test_review_factory import populate
+
+    return populate(database)
+
+
+@pytest.fixture
+def app(database: Any) -> Any:
+    """The review web app on `database`, with a fixed session secret."""
+    from crawler.config import Settings
+    from crawler.review.web import create_app
+
+    return create_app(database, Settings(), secret_key="test-secret")
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """A Flask test client of `app`."""
+    return app.test_client()
+
+
 pytest_plugins = ["slack_standin"]

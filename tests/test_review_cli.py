@@ -10,16 +10,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from test_review_factory import XSS_TITLE, Sample, populate
+from test_review_factory import XSS_TITLE, Sample
 
 from crawler.cli import main
 from crawler.storage.db import Database
 from crawler.storage.models import Match, Review
-
-
-@pytest.fixture
-def sample(database: Database) -> Sample:
-    return populate(database)
 
 
 @pytest.fixture

@@ -32,6 +32,14 @@ A1_TEXT = (
 )
 
 
+def page(client: Any, url: str, status: int = 200) -> str:
+    """GET `url` with a Flask test client and return the body, asserting the status."""
+    response = client.get(url)
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    text: str = response.get_data(as_text=True)
+    return text
+
+
 def now() -> datetime:
     """The current time in UTC (the sample rows are placed relative to it)."""
     return datetime.now(UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_review_factory import Sample, add_article, add_match, add_source, populate
+from test_review_factory import Sample, add_article, add_match, add_source
 
 from crawler.review.exports import labelled_examples, parse_match_ref, safe_cell
 from crawler.review.queries import (
@@ -26,11 +26,6 @@ from crawler.storage.db import Database
 from crawler.storage.models import CrawlRun, Match, Review
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def sample(database: Database) -> Sample:
-    return populate(database)
 
 
 @pytest.mark.parametrize(

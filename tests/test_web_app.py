@@ -6,37 +6,13 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from test_review_factory import Sample, add_article, add_match, populate
+from test_review_factory import Sample, add_article, add_match, page
 
-from crawler.config import Settings
-from crawler.review.web import create_app
 from crawler.review.web.charts import nice_ceiling, timeline_svg
 from crawler.review.web.dashboards import Timeline
 from crawler.storage.db import Database
 from crawler.storage.models import Match, Review
-
-
-@pytest.fixture
-def sample(database: Database) -> Sample:
-    return populate(database)
-
-
-@pytest.fixture
-def app(database: Database) -> Flask:
-    return create_app(database, Settings(), secret_key="test-secret")
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-def page(client: FlaskClient, url: str, status: int = 200) -> str:
-    response = client.get(url)
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    return response.get_data(as_text=True)
 
 
 def match_ids(html: str) -> set[int]:

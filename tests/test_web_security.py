@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from test_review_factory import XSS_TITLE, Sample, populate
+from test_review_factory import XSS_TITLE, Sample
 
 from crawler.config import Settings
 from crawler.errors import ConfigError
@@ -23,11 +23,6 @@ from crawler.storage.db import Database
 from crawler.storage.models import Match, Review
 
 PAGES = ("/", "/timeline", "/sources")
-
-
-@pytest.fixture
-def sample(database: Database) -> Sample:
-    return populate(database)
 
 
 @pytest.fixture

@@ -8,35 +8,14 @@ import json
 import re
 
 import pytest
-from flask import Blueprint, Flask
+from flask import Blueprint
 from flask.testing import FlaskClient
-from test_review_factory import Sample, add_article, add_match, populate
+from test_review_factory import Sample, add_article, add_match, page
 
 from crawler.config import Settings
 from crawler.review.web import NavEntry, create_app
 from crawler.storage.db import Database
 from crawler.storage.models import Match, Review, Source
-
-
-@pytest.fixture
-def sample(database: Database) -> Sample:
-    return populate(database)
-
-
-@pytest.fixture
-def app(database: Database) -> Flask:
-    return create_app(database, Settings(), secret_key="test-secret")
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-def page(client: FlaskClient, url: str, status: int = 200) -> str:
-    response = client.get(url)
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    return response.get_data(as_text=True)
 
 
 def story_keys(html: str) -> list[str]:
