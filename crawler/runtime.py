@@ -293,7 +293,10 @@ class RunRecorder:
         if ctx is None:
             return
         ctx.flush()
-        fetched = ctx.counters["pages_fetched"] + ctx.counters["not_modified"]
+        # What worked counts: an article page, a 304, or a feed fetched and read whole even
+        # when every article in it was already stored (so no page was fetched).
+        documents_ok = sum(1 for url in ctx.feed_states if url not in ctx.error_urls)
+        fetched = ctx.counters["pages_fetched"] + ctx.counters["not_modified"] + documents_ok
         if reason not in ("finished",):
             status = "failed" if reason != "shutdown" else "killed"
         elif ctx.errors and fetched == 0:
