@@ -18,8 +18,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from benchmarks.corpus import RELEVANT_HTML, RELEVANT_PARAGRAPHS, Page
+from benchmarks.corpus import RELEVANT_HTML, Page, inject_relevant
 
+_WARM_PAGE = (
+    b"<html><head><title>ICE agents arrest a man at the courthouse</title></head><body><article>"
+    + RELEVANT_HTML
+    + b"</article></body></html>"
+)
 STAGE_ORDER = ("canonicalize", "dedup", "prefilter", "extract", "match", "cluster", "store")
 
 
@@ -149,7 +154,6 @@ def time_stages(
 
     from scrapy.exceptions import DropItem
 
-    from crawler.extract import extract_to_dict
     from crawler.pipelines.canonicalize import CanonicalizePipeline
     from crawler.pipelines.cluster import ClusterPipeline
     from crawler.pipelines.dedup import DedupPipeline
@@ -176,21 +180,25 @@ def time_stages(
         opener = getattr(stage, "open_spider", None)
         if callable(opener):
             opener()
-    # One-time costs a crawl process pays once (compiling the packs, loading the gazetteers,
-    # trafilatura's first call) are paid here, outside the timed region.
-    from crawler.matching import Document
+    loop = asyncio.new_event_loop()
 
-    ctx.matcher.prefilter.scan(RELEVANT_HTML)
-    ctx.matcher.match(
-        Document(title="ICE arrest at courthouse", text=" ".join(RELEVANT_PARAGRAPHS))
-    )
-    if pages:
-        extract_to_dict(pages[0].body, None, None)
+    def run_all(item: Any) -> Any:
+        for stage in STAGE_ORDER:
+            if stage == "extract" and item.status != "pending":
+                continue
+            out = stages[stage].process_item(item)
+            item = loop.run_until_complete(out) if inspect.isawaitable(out) else out
+        return item
+
+    # One-time costs a crawl process pays once (compiling the packs, loading the gazetteers the
+    # incident records use, trafilatura's first call, the first insert of each kind) are paid
+    # here, outside the timed region: a matching page runs once through every stage untimed.
+    warm = Page("warm-up", None, inject_relevant(pages[0].body) if pages else _WARM_PAGE)
+    run_all(_item(warm, f"{base_url}/{name}/warm-up/{warm.slug}.html"))
 
     result = StageRun()
     cpu: Counter[str] = Counter()
     untimed: list[Page] = []  # pages the prefilter skipped, extracted afterwards for their text
-    loop = asyncio.new_event_loop()
 
     def run_stage(stage: str, item: Any) -> Any:
         result.reached[stage] += 1

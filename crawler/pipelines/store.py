@@ -84,9 +84,16 @@ def _update_match(match: Match, result: Any) -> None:
     match.entities = dict(result.entities)
 
 
-def _store_possible(session: Session, article: Article, item: ArticleItem) -> None:
-    """Keep near misses as `possible` matches (no outbox rows: they are never alerted)."""
-    taken = {m.topic for m in article.matches} | {r.topic for r in item.matches}
+def _store_possible(
+    session: Session, article: Article, item: ArticleItem, stored: set[str] | None = None
+) -> None:
+    """Keep near misses as `possible` matches (no outbox rows: they are never alerted);
+    `stored`: the topics the article had matches for before this item's."""
+    if not item.extra.get("possible"):
+        return
+    if stored is None:
+        stored = {m.topic for m in article.matches}
+    taken = stored | {r.topic for r in item.matches}
     for result in item.extra.get("possible") or ():
         if result.topic not in taken:
             session.add(repo.match_from_result(article, result, state="possible"))
@@ -220,8 +227,6 @@ class StorePipeline(Stage):
         ctx = self.ctx
         with ctx.db.session() as session:
             article = article_from_item(item, ctx.source_id, ctx.run_id)
-            session.add(article)
-            session.flush()
             if ctx.settings.crawl.keep_raw_html_days > 0:
                 repo.add_raw_page(
                     session,
@@ -231,19 +236,26 @@ class StorePipeline(Stage):
                     item.content_type,
                     item.extra.get("raw_gzip"),
                 )
-            self._add_matches(session, article, item)
+            session.add(article)  # with its raw page: one flush, and no lazy loads
+            if item.matches or item.extra.get("possible"):
+                session.flush()
+                self._add_matches(session, article, item, existing=set())
 
-    def _add_matches(self, session: Session, article: Article, item: ArticleItem) -> None:
-        """Cluster the article, then store its matches with their outbox rows."""
+    def _add_matches(
+        self, session: Session, article: Article, item: ArticleItem, existing: set[str] | None = None
+    ) -> None:
+        """Cluster the article, then store its matches with their outbox rows (`existing`: the
+        topics it has matches for already, read from the article when not given)."""
         ctx = self.ctx
         _cluster(session, article, item, self.recent)
-        existing = {m.topic for m in article.matches}
+        if existing is None:
+            existing = {m.topic for m in article.matches}
         matches = [
             repo.match_from_result(article, result)
             for result in item.matches
             if result.topic not in existing
         ]
-        _store_possible(session, article, item)
+        _store_possible(session, article, item, existing)
         if not matches:
             return
         session.add_all(matches)
