@@ -242,7 +242,11 @@ class StorePipeline(Stage):
                 self._add_matches(session, article, item, existing=set())
 
     def _add_matches(
-        self, session: Session, article: Article, item: ArticleItem, existing: set[str] | None = None
+        self,
+        session: Session,
+        article: Article,
+        item: ArticleItem,
+        existing: set[str] | None = None,
     ) -> None:
         """Cluster the article, then store its matches with their outbox rows (`existing`: the
         topics it has matches for already, read from the article when not given)."""
