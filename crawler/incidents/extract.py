@@ -316,8 +316,8 @@ def extract_record(
     court_kind = rules.court_kind(common.court, lede if kind == "courthouse_arrest" else text)
     if court_kind:
         fields.put_found("court_kind", court_kind[0], court_kind[1])
-    for name, value in common.places.items():
-        fields.values.setdefault(name, value)
+    for name, place in common.places.items():
+        fields.values.setdefault(name, place)
     for name, (value, needle) in details(kind, text).items():
         fields.put_found(name, value, needle)
     if kind == "sanctuary_dispute":
