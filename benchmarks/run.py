@@ -249,6 +249,7 @@ def run_parts(
                     "matched": run.matched,
                     "cpu_ms_per_page": {k: round(v, 3) for k, v in run.ms_per_page().items()},
                     "cpu_ms_per_call": {k: round(v, 3) for k, v in run.ms_per_call().items()},
+                    "clustering_ms_per_matched_page": run.clustering_ms_per_matched(),
                     "errors": run.errors,
                 }
                 for name, run in stage_runs.items()
