@@ -11,8 +11,8 @@ offered to the outbox again, which threads a revision reply under the alert alre
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 from crawler.items import ArticleItem
 from crawler.matching.clustering import Fingerprint, text_similarity
 from crawler.pipelines.base import Stage
+from crawler.pipelines.batch import DIALECTS, FLUSH_SECONDS, PendingPages, insert_articles, stamp
 from crawler.pipelines.cluster import RecentClusters, assign_cluster
+from crawler.pipelines.rows import RETRY_COLUMNS, article_from_item, article_values, text_sha1
 from crawler.storage import repo
 from crawler.storage.models import Article, ArticleRevision, Match, RawPage, Source, utcnow
 from crawler.storage.rawhtml import compress_html
-from crawler.urls import fingerprint
 
 log = logging.getLogger(__name__)
 # Below this shingle similarity (or with a new title) a revision is worth a thread reply.
@@ -59,10 +60,6 @@ def _link_incident(
             match.topic,
             f"{type(exc).__name__}: {exc}",
         )
-
-
-def _sha1(text: str | None) -> str | None:
-    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest() if text else None
 
 
 def _cluster(
@@ -116,66 +113,48 @@ def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
     page.encoding, page.content_type, page.fetched_at = item.encoding, item.content_type, utcnow()
 
 
-# What a retry of a `failed_internal` article refreshes (its URL, source and first_seen_at stay).
-RETRY_COLUMNS = (
-    "fetched_url",
-    "crawl_run_id",
-    "discovered_via",
-    "http_status",
-    "status",
-    "status_reason",
-    "title",
-    "author",
-    "published_at",
-    "site_name",
-    "language",
-    "description",
-    "text",
-    "text_sha1",
-    "simhash",
-    "feed_title",
-    "feed_published_at",
-    "feed_guid",
-)
-
-
-def article_from_item(item: ArticleItem, source_id: int, run_id: int) -> Article:
-    """An Article row from a pipeline item (extracted fields where extraction succeeded)."""
-    ex = item.extracted
-    text = ex.text if ex is not None else None
-    return Article(
-        url=item.canonical_url,
-        url_hash=fingerprint(item.canonical_url),
-        fetched_url=item.url,
-        source_id=source_id,
-        crawl_run_id=run_id,
-        discovered_via=item.discovered_via,
-        http_status=item.http_status,
-        status=item.status,
-        status_reason=item.status_reason,
-        attempts=1,
-        title=(ex.title if ex is not None else None) or item.feed_title,
-        author=ex.author if ex is not None else None,
-        # The feed's timestamp is the publisher's own and carries the time of day; pages often
-        # give only a date.
-        published_at=item.feed_published or (ex.published if ex is not None else None),
-        site_name=ex.sitename if ex is not None else None,
-        language=ex.language if ex is not None else None,
-        description=ex.description if ex is not None else None,
-        text=text,
-        text_sha1=_sha1(text),
-        simhash=item.simhash,
-        cluster_id=item.extra.get("cluster_id"),
-        feed_title=item.feed_title,
-        feed_published_at=item.feed_published,
-        feed_guid=item.feed_guid,
-    )
-
-
 class StorePipeline(Stage):
-    """Write everything about one page atomically; a duplicate insert race is a no-op."""
+    """Write everything about one page atomically; a duplicate insert race is a no-op. Pages
+    that matched nothing are written in batches (crawler.pipelines.batch)."""
 
     _recent: RecentClusters | None = None
+    _pending: PendingPages | None = None
+    _timer: Any = None
+
+    def open_spider(self) -> None:
+        """Start the batch of pages that matched nothing, and its timer."""
+        from twisted.internet import task
+
+        if self.ctx.db.engine.dialect.name not in DIALECTS:
+            return
+        self._pending = PendingPages(
+            self._write_batch, self._store_one, lambda n: self.ctx.count("new_articles", n)
+        )
+        self._timer = task.LoopingCall(self._flush_pending)
+        self._timer.start(FLUSH_SECONDS, now=False)
+
+    def close_spider(self) -> None:
+        """Write what is still waiting."""
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
+        self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.flush()
+
+    def _write_batch(
+        self, rows: Sequence[tuple[dict[str, Any], dict[str, Any] | None]]
+    ) -> dict[str, int]:
+        with self.ctx.db.session() as session:
+            return insert_articles(session, rows)
+
+    def _store_one(self, item: ArticleItem) -> None:
+        """A page the batch did not insert: the one-by-one path (never raises)."""
+        try:
+            self._store(item)
+        except DropItem as exc:
+            log.info("event=article_not_stored url=%s reason=%s", item.canonical_url, exc)
 
     @property
     def recent(self) -> RecentClusters:
@@ -190,6 +169,22 @@ class StorePipeline(Stage):
         revision_of = item.extra.get("revision_of")
         if revision_of is not None and self._store_revision(item, int(revision_of)):
             return item
+        if (
+            self._pending is not None
+            and revision_of is None
+            and not item.matches
+            and not item.extra.get("possible")
+        ):
+            self._log_not_extracted(item)
+            values = stamp(article_values(item, ctx.source_id, ctx.run_id))
+            self._pending.add(item, values, ctx.settings.crawl.keep_raw_html_days > 0)
+            return item
+        self._store(item)
+        return item
+
+    def _store(self, item: ArticleItem) -> None:
+        """Store one page in its own transaction; DropItem when it was stored already."""
+        ctx = self.ctx
         try:
             stored = self._write(item)
         except Exception as exc:  # our failure: record the page as failed_internal if we can
@@ -205,6 +200,10 @@ class StorePipeline(Stage):
         if not stored:
             ctx.count("duplicates")
             raise DropItem(f"stored concurrently: {item.canonical_url}")
+        self._log_not_extracted(item)
+
+    @staticmethod
+    def _log_not_extracted(item: ArticleItem) -> None:
         if item.status != "extracted":
             log.info(
                 "event=article_not_extracted url=%s status=%s reason=%s",
@@ -212,7 +211,6 @@ class StorePipeline(Stage):
                 item.status,
                 item.status_reason,
             )
-        return item
 
     def _write(self, item: ArticleItem) -> bool:
         """Insert the article, or complete a stored `failed_internal` one; False if done."""
@@ -323,7 +321,7 @@ class StorePipeline(Stage):
                 ctx.count("revisits_not_extracted")
                 return True
             title = ex.title or item.feed_title
-            new_sha = _sha1(ex.text)
+            new_sha = text_sha1(ex.text)
             if new_sha == article.text_sha1 and title == article.title:
                 ctx.count("revisits_unchanged")
                 return True
