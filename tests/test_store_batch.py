@@ -64,12 +64,12 @@ def _stage(settings: Settings, db: Database) -> tuple[StorePipeline, CrawlContex
     return stage, ctx
 
 
-def _page(n: int, status: str = "skipped_prefilter") -> ArticleItem:
+def _page(n: int, status: str = "skipped_prefilter", version: str = "") -> ArticleItem:
     url = f"http://127.0.0.1:9/news/{n}.html"
     item = ArticleItem(
         url=url,
         request_url=url,
-        body=f"<html><body><p>Local news number {n}</p></body></html>".encode(),
+        body=f"<html><body><p>Local news number {n}{version}</p></body></html>".encode(),
         encoding="utf-8",
         content_type="text/html",
         http_status=200,
@@ -126,13 +126,14 @@ def test_a_url_stored_meanwhile_is_a_duplicate_or_a_retry_never_a_second_row(
     assert _stored(db)[retry.canonical_url][:2] == (repo.FAILED_INTERNAL, 1)
 
     stage, ctx = _stage(settings, db)
-    again, retried, new = _page(1), _page(2), _page(3)
+    again, retried, new = _page(1), _page(2, version=" (updated)"), _page(3)
+    body = retried.body
     for item in (again, retried, new):
         stage.process_item(item)
     stage.close_spider()
     stored = _stored(db)
     assert len(stored) == 3
-    assert stored[retried.canonical_url][:2] == ("skipped_prefilter", 2)  # the retry path
+    assert stored[retried.canonical_url] == ("skipped_prefilter", 2, body)  # the retry path
     assert ctx.counters["new_articles"] == 1
     assert ctx.counters["duplicates"] == 1
     assert ctx.counters["retried"] == 1

@@ -79,12 +79,14 @@ class PendingPages:
         """Queue a page (written when the batch is full)."""
         raw = None
         if keep_raw:
+            item.extra["raw_gzip"] = item.extra.get("raw_gzip") or compress_html(item.body)
             raw = {
-                "html_gzip": item.extra.get("raw_gzip") or compress_html(item.body),
+                "html_gzip": item.extra["raw_gzip"],
                 "encoding": item.encoding,
                 "content_type": item.content_type,
                 "fetched_at": values["fetched_at"],
             }
+        item.body = b""  # waiting pages hold their compressed copy only (~1/5 of the size)
         self.items.append((item, values, raw))
         if len(self.items) >= BATCH_SIZE:
             self.flush()

@@ -109,7 +109,7 @@ def _keep_raw(session: Session, article: Article, item: ArticleItem) -> None:
             item.extra.get("raw_gzip"),
         )
         return
-    page.html_gzip = compress_html(item.body)
+    page.html_gzip = item.extra.get("raw_gzip") or compress_html(item.body)
     page.encoding, page.content_type, page.fetched_at = item.encoding, item.content_type, utcnow()
 
 
