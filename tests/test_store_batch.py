@@ -99,6 +99,7 @@ def test_pages_wait_for_the_batch_and_the_close_writes_the_rest(
 ) -> None:
     stage, ctx = _stage(settings, db)
     pages = [_page(n) for n in range(batch.BATCH_SIZE + 3)]
+    body = pages[0].body
     for page in pages[: batch.BATCH_SIZE - 1]:
         assert stage.process_item(page) is page
     assert _stored(db) == {}  # waiting: nothing written yet
@@ -111,7 +112,7 @@ def test_pages_wait_for_the_batch_and_the_close_writes_the_rest(
     stored = _stored(db)
     assert set(stored) == {p.canonical_url for p in pages}
     assert all(status == "skipped_prefilter" and raw for status, _n, raw in stored.values())
-    assert stored[pages[0].canonical_url][2] == pages[0].body  # the raw page, whole
+    assert stored[pages[0].canonical_url][2] == body  # the raw page, whole
     assert ctx.counters["new_articles"] == len(pages)
 
 
