@@ -1,5 +1,7 @@
 """Article extraction with trafilatura (pure): HTML bytes in, `Extracted` or `ExtractFailure` out.
 
+The page is decoded and parsed once; `page_metadata` reads title, author and date from the
+tree (trafilatura's metadata pass, less what we discard), then `bare_extraction` the text.
 Run it in worker processes, never threads: trafilatura and htmldate share one lxml parser.
 """
 
@@ -27,8 +29,10 @@ _DATE_PARAMS: dict[str, Any] = {
 _CANONICAL = re.compile(
     rb"""<link\b[^>]*?\brel\s*=\s*["']?canonical["']?[^>]*>""", re.IGNORECASE | re.DOTALL
 )
-# JSON-LD: the fields trafilatura's metadata walk reads (json_metadata.extract_json).
+# JSON-LD blocks this long are parsed here (see `_json_ld`): below it trafilatura's regex
+# fallback costs under ~4 ms even on a dense live blog; at 840 KB it cost 0.6 s.
 LD_SLIM_CHARS = 50_000
+# The fields trafilatura's metadata walk reads (json_metadata.extract_json).
 _LD_KEYS = frozenset(
     {
         "@context",
