@@ -6,15 +6,19 @@ import gzip
 import json
 import re
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from crawler.extract import (
+    _DATE_PARAMS,
+    LD_SLIM_CHARS,
     Extracted,
     ExtractFailure,
     declared_canonical,
     decode_html,
     extract_html,
     extract_to_dict,
+    page_metadata,
     result_from_dict,
 )
 
@@ -97,3 +101,102 @@ def test_corpus_token_f1(corpus: Path) -> None:
     print(f"corpus extraction over {pages} pages: P={precision:.3f} R={recall:.3f} F1={f1:.3f}")
     assert pages >= 250
     assert f1 >= 0.90
+
+
+def _ld_page(ld: str, body: str = PARAGRAPHS) -> bytes:
+    return (
+        f'<html><head><title>Live</title><script type="application/ld+json">{ld}</script>'
+        f"</head><body><article><h1>Protests live</h1>{body}</article></body></html>"
+    ).encode()
+
+
+def _live_blog(updates: int) -> str:
+    """A live blog's JSON-LD as big sites write it: escaped slashes (so trafilatura un-escapes
+    the whole text) and `&quot;` in the updates' bodies (which that turns into bare quotes)."""
+    posts = [
+        {
+            "@type": "BlogPosting",
+            "headline": f"Update number {i}",
+            "datePublished": "2026-03-02T12:00:00Z",
+            "articleBody": f"Witnesses described a &quot;loud bang&quot; near the station ({i}).",
+            "author": [{"@type": "Person", "name": "Rota Writer"}],
+        }
+        for i in range(updates)
+    ]
+    blog = {
+        "@context": "https://schema.org",
+        "@type": "LiveBlogPosting",
+        "headline": "Protests live: clashes in the square",
+        "datePublished": "2026-03-01T09:30:00Z",
+        "url": "https://paper.example/live/protests",
+        "author": [{"@type": "Person", "name": "Jane Reporter"}],
+        "publisher": {"@type": "Organization", "name": "The Paper"},
+        "liveBlogUpdate": posts,
+    }
+    return json.dumps(blog).replace("/", "\\/")
+
+
+def test_large_live_blog_json_ld_gives_the_blogs_own_metadata() -> None:
+    """Past LD_SLIM_CHARS a block is parsed raw and cut to what trafilatura's walk reads:
+    the blog's headline, byline and publisher, not its updates' (nor trafilatura's regex
+    fallback over the whole text, which its un-escaping would send it down)."""
+    ld = _live_blog(300)
+    assert len(ld) > LD_SLIM_CHARS
+    result = extract_html(_ld_page(ld), "https://paper.example/live/protests")
+    assert isinstance(result, Extracted)
+    assert result.title == "Protests live: clashes in the square"
+    assert result.author == "Jane Reporter"
+    assert result.sitename == "The Paper"
+    assert result.published == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def test_large_json_ld_that_is_not_json_goes_to_the_regexes_head_only() -> None:
+    """A large block that no parser accepts goes to trafilatura's regexes (quadratic in the
+    text's length), over its first LD_SLIM_CHARS only."""
+    ld = _live_blog(300)
+    ld = ld[: ld.rindex("Rota Writer")] + 'Late Writer"}]},,]}'  # the last update: not JSON
+    result = extract_html(_ld_page(ld), "https://paper.example/live/protests")
+    assert isinstance(result, Extracted) and result.author is not None
+    assert result.author.split("; ") == ["Jane Reporter", "Rota Writer"]
+
+
+def test_large_json_ld_article_body_still_rescues_the_text() -> None:
+    """Only the metadata reads the cut block: trafilatura's text rescue still finds the
+    articleBody of a page that carries its article only in JSON-LD."""
+    body = " ".join(f"Paragraph {i}: the council voted on the library budget." for i in range(1200))
+    ld = json.dumps(
+        {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": "Council budget vote",
+            "author": {"@type": "Person", "name": "Sam Writer"},
+            "articleBody": body,
+        }
+    )
+    assert len(ld) > LD_SLIM_CHARS
+    result = extract_html(_ld_page(ld, body="<div id='app'></div>"), "https://paper.example/x")
+    assert isinstance(result, Extracted)
+    assert result.title == "Council budget vote" and result.author == "Sam Writer"
+    assert "Paragraph 1199: the council voted" in result.text
+
+
+def test_page_metadata_equals_trafilaturas(corpus: Path) -> None:
+    """Our metadata pass is trafilatura's `extract_metadata` less the fields we discard: on
+    every corpus page without a large JSON-LD block the fields we keep are the same."""
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.utils import load_html
+
+    fields = ("title", "author", "date", "sitename", "description")
+    compared = 0
+    for line in (corpus / "manifest.jsonl").read_text().splitlines():
+        meta = json.loads(line)
+        tree = load_html(decode_html(gzip.decompress((corpus / meta["file"]).read_bytes()))[0])
+        assert tree is not None
+        blocks = tree.xpath('.//script[@type="application/ld+json"]')
+        if any(len(block.text or "") >= LD_SLIM_CHARS for block in blocks):
+            continue
+        ours = page_metadata(tree, meta["url"])
+        theirs = extract_metadata(tree, meta["url"], dict(_DATE_PARAMS))
+        assert [getattr(ours, f) for f in fields] == [getattr(theirs, f) for f in fields]
+        compared += 1
+    assert compared >= 300
