@@ -67,7 +67,7 @@ def _fold_table() -> dict[bytes, bytes]:
         ch = chr(code)
         if 0xD800 <= code < 0xE000:
             continue
-        out = char_bytes(ch)
+        out = char_bytes.__wrapped__(ch)  # (not filling the cache)
         if out.isascii() and out.isalnum():
             table[ch.encode("utf-8")] = out
     return table
@@ -91,7 +91,7 @@ def _cp1252_table() -> bytes:
     table = bytearray(range(256))
     for b in range(0x80, 0x100):
         try:
-            out = char_bytes(bytes([b]).decode("cp1252"))
+            out = char_bytes.__wrapped__(bytes([b]).decode("cp1252"))
         except UnicodeDecodeError:
             continue  # undefined in windows-1252: a control character, a break
         if len(out) == 1 and (out.isascii() or out == b" "):
@@ -126,24 +126,18 @@ def _entity_bytes(entity: bytes) -> bytes:
     return entity
 
 
-# The commonest entities (hundreds a page, in attributes mostly), replaced without a callback.
-_COMMON = ((b"&quot;", b'"'), (b"&amp;", b" "), (b"&nbsp;", b" "), (b"&#39;", b"'"))
-
-
 def normalise(data: bytes, utf8: bool = True) -> bytes:
     """Resolve entities and soft hyphens and fold Latin letters, reading the bytes as UTF-8
     (or as windows-1252): see the module docstring."""
     if b"&" in data:
-        for entity, text in _COMMON:
-            if entity in data:
-                data = data.replace(entity, text)
-        if b"&" in data:
-            data = _ENTITY.sub(_entity, data)
+        if data.count(b"&") * 256 > len(data):  # dense (JSON in a value): a pass costs less
+            data = data.replace(b"&quot;", b'"').replace(b"&amp;", b" ")  # than the callbacks
+        data = _ENTITY.sub(_entity, data)
     if data.isascii():
         return data
     if not utf8:
         return data.translate(_CP1252, b"\xad")
-    if b"\xc2\xad" in data:
+    if b"\xad" in data:  # (a one-byte search is the fast one)
         data = data.replace(b"\xc2\xad", b"")
     for lead, pattern in _FOLDS:
         if lead in data:

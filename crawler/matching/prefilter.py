@@ -162,12 +162,14 @@ class Prefilter:
             return PrefilterResult(False, "empty page", ())
         found, acronyms = self._evidence(views)
         hits = tuple(sorted({f.strip() for f in found} | {a.decode() for a in acronyms}))
-        present = {g for a in acronyms for g in self._by_acronym[a]}
-        present.update(g for f in found if f in self._by_phrase for g in self._by_phrase[f])
+        present: set[int] = set().union(
+            *map(self._by_acronym.__getitem__, acronyms),
+            *map(self._by_phrase.__getitem__, self._by_phrase.keys() & found),
+        )
         present.update(g for keys, g in self._by_keys if keys <= found)
         best: tuple[int, Rule | None, list[frozenset[int]]] = (-1, None, [])
         for rule, reqs in self._rules:
-            have = sum(1 for req in reqs if not present.isdisjoint(req))
+            have = len(reqs) - sum(map(present.isdisjoint, reqs))
             if have == len(reqs):
                 return PrefilterResult(True, f"{rule.topic}: {rule.id} has all its terms", hits)
             if have > best[0]:
