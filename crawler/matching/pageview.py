@@ -24,6 +24,7 @@ from bytes, never decoded whole (that costs more than the rest of the scan):
 from __future__ import annotations
 
 import html as htmllib
+import html.entities
 import re
 import unicodedata
 from functools import lru_cache
@@ -33,7 +34,8 @@ from crawler.matching.text import fold
 # ----------------------------------------------------------------------------- characters
 _WORD_CHAR = re.compile(r"[^\W_]")  # the matcher's token characters
 _APOSTROPHES = frozenset("'\u2019\u02bc")  # the matcher drops a possessive 's after these
-_NOT_IN_TEXT = frozenset("<>&")  # a resolved entity must not open a tag or another entity
+# a resolved entity must not open a tag or another entity, nor be a tag mark
+_NOT_IN_TEXT = frozenset("<>&\x00")
 
 
 @lru_cache(maxsize=8192)
@@ -94,7 +96,7 @@ def _cp1252_table() -> bytes:
             out = char_bytes.__wrapped__(bytes([b]).decode("cp1252"))
         except UnicodeDecodeError:
             continue  # undefined in windows-1252: a control character, a break
-        if len(out) == 1 and (out.isascii() or out == b" "):
+        if len(out) == 1:  # a folded letter, a break or an apostrophe (other letters stay)
             table[b] = out[0]
     return bytes(table)
 
@@ -103,7 +105,7 @@ _CP1252 = _cp1252_table()
 
 # ------------------------------------------------------------------------------- entities
 _ENTITY = re.compile(rb"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[a-zA-Z][a-zA-Z0-9]{0,31};?)")
-_HTML5 = htmllib.entities.html5
+_HTML5 = html.entities.html5
 _MAX_LEGACY = max(len(name) for name in _HTML5 if not name.endswith(";"))
 
 
@@ -214,7 +216,9 @@ _CONTENT = re.compile(rb"""(?<=[\s"'/])content\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\
 def meta_values(page: bytes) -> bytes:
     """The `content` values of the page's <meta> tags, one a line (where extraction may find
     the title); the tags' own words are not the page's."""
-    values = [b"".join(v.groups(b"")) for tag in _META.findall(page) for v in _CONTENT.finditer(tag)]
+    values = [
+        b"".join(v.groups(b"")) for tag in _META.findall(page) for v in _CONTENT.finditer(tag)
+    ]
     return b"\n" + b"\n".join(values) if values else b""
 
 
@@ -265,7 +269,9 @@ class TextViews:
     def acronym(self, word: bytes) -> bool:
         """A whole-word acronym ("ICE", not "NOTICE" or "ICESA"), in either view: a block tag
         may have glued a letter to it in the joined one ("Latest</h2><p>I<b>CE</b>")."""
-        return word in self.joined and (_has_word(self.joined, word) or _has_word(self.spaced, word))
+        return word in self.joined and (
+            _has_word(self.joined, word) or _has_word(self.spaced, word)
+        )
 
     def words(self, reach: int) -> tuple[str, str | None]:
         """Both views as words, for lookups up to `reach` characters long (see `word_views`)."""
@@ -294,7 +300,9 @@ def _has_word(data: bytes, word: bytes) -> bool:
     at, size = data.find(word), len(word)
     while at >= 0:
         end = at + size
-        if (at == 0 or data[at - 1] not in _ALNUM) and (end == len(data) or data[end] not in _ALNUM):
+        if (at == 0 or data[at - 1] not in _ALNUM) and (
+            end == len(data) or data[end] not in _ALNUM
+        ):
             return True
         at = data.find(word, at + 1)
     return False
@@ -312,7 +320,7 @@ def page_views(raw: bytes) -> list[TextViews]:
 # ---------------------------------------------------------------------------------- words
 # Every byte but [a-z0-9] (and upper case, which `lower()` removed first) becomes a space; a
 # tag mark stays, to be read as a break or as nothing.
-_SPACES = bytes(c if chr(c).isascii() and chr(c).isalnum() and not chr(c).isupper() or c == 0
+_SPACES = bytes(c if (chr(c).isascii() and chr(c).isalnum() and not chr(c).isupper()) or c == 0
                 else 32 for c in range(256))  # fmt: skip
 _GAPS = re.compile(rb"  +")
 _MARKS = re.compile(_MARK + _MARK + rb"+")
@@ -330,8 +338,9 @@ def word_views(low: bytes, reach: int) -> tuple[str, str | None]:
     stretches around marks with each mark nothing (None when no mark is between two words).
 
     A word is a run of [a-z0-9]; any other byte separates, and a possessive 's goes, as the
-    matcher drops it. Marks touching a break are breaks either way; a lookup that reads one of those left as nothing has its words within
-    2 × `reach` characters of it (every character of it may be marked).
+    matcher drops it. Marks touching a break are breaks either way; a lookup that reads one
+    of those left as nothing has its words within 2 × `reach` characters of it (every
+    character of it may be marked), so only those stretches are read the second way.
     """
     for last, pattern in _POSSESSIVES:
         if last in low:

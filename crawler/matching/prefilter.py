@@ -8,15 +8,13 @@ the page's text read as words — the matcher only ever sees whole words, and as
 "migra" is in every "immigration" and "order" in every "border"; as scattered words
 "immigration" and "agents" are in most politics pages.
 
-The text is read loosely, so as to see every way extraction may render it: scripts and styles
-cut (JSON-LD kept and unescaped: it may hold the title), numeric entities and soft hyphens
-resolved (`&#73;CE`, `Immi&shy;gration`), entities that stand for punctuation as spaces (also
-the few a parser reads without a semicolon), a possessive 's dropped as the matcher drops it,
-Latin accents folded (`inmigración` is `inmigracion`), any byte outside [a-z0-9] a word
-break; and twice: with every tag removed (`Immi<b>gration</b>` is one word) and with inline
-tags removed but every other tag a break (`Latest</h2><p>migra`, `Immigration</p><p>agents`).
-Terms with letters beyond that (no accent folding reaches them) are looked for by their words,
-anywhere, as substrings. Acronyms ("ICE") are checked case-sensitively.
+The text is read loosely, so as to see every way extraction may render it, and never glued
+where the matcher breaks: `crawler.matching.pageview` (scripts cut, entities and accents
+resolved, typographic punctuation a break, tags read both as nothing and as breaks, a
+possessive 's dropped). Terms with letters beyond [a-z0-9] (no accent folding reaches them)
+are looked for by their words, anywhere, as substrings. Acronyms ("ICE") are checked
+case-sensitively, as whole words. The feed title, which the match stage falls back on, is read
+as a document of its own beside the page: the matcher never joins title and text.
 
 What it assumes of extraction: the words of one term that are next to each other in the
 article were next to each other in the page — extraction removes whole elements, and a term
@@ -27,8 +25,8 @@ the next) would be missed. `tests/test_prefilter.py` renders matching stories in
 
 from __future__ import annotations
 
-import re
 import html
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -53,11 +51,6 @@ STOPWORDS = frozenset((
 ))
 # fmt: on
 _KEY = itemgetter(1)  # (end, key) → key
-
-
-def page_view(raw: bytes) -> bytes:
-    """The normalised text of a page with every tag removed (see `crawler.matching.pageview`)."""
-    return b"\n".join(v.joined for v in page_views(raw))
 
 
 def _word(token: str) -> str:
@@ -157,7 +150,9 @@ class Prefilter:
         `title` (the item's feed title, which the match stage falls back on)."""
         views = page_views(raw) if raw else []
         if title:
-            views += page_views(b"<title>" + html.escape(title).encode("utf-8", "replace") + b"</title>")
+            views += page_views(
+                b"<title>" + html.escape(title).encode("utf-8", "replace") + b"</title>"
+            )
         if not views:
             return PrefilterResult(False, "empty page", ())
         found, acronyms = self._evidence(views)
@@ -175,7 +170,9 @@ class Prefilter:
             if have > best[0]:
                 best = (have, rule, reqs)
         _, closest, reqs = best
-        missing = ["|".join(self._names[g] for g in sorted(r)) for r in reqs if present.isdisjoint(r)]
+        missing = [
+            "|".join(self._names[g] for g in sorted(r)) for r in reqs if present.isdisjoint(r)
+        ]
         reason = f"closest: {closest.id} lacks {', '.join(missing)}" if closest else ""
         return PrefilterResult(False, f"no rule has all its terms ({reason})", hits)
 
@@ -193,7 +190,7 @@ class Prefilter:
                 acronym = self._acronym_words[key]
                 if acronym not in acronyms and view.acronym(acronym):
                     acronyms.add(acronym)
-            found.update(k for k in seen if k in self._by_phrase)
+            found.update(seen.intersection(self._by_phrase))
             if self._loose_keys:
                 text = view.folded()
                 found.update(k for k in self._loose_keys if k in text)
