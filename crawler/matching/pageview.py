@@ -227,7 +227,7 @@ def meta_values(page: bytes) -> bytes:
 # sup time u var abbr), spelled as a trie: the engine tries one branch per tag, not 24.
 _INLINE_NAMES = (
     rb"(?:a(?:bbr)?|b(?:d[io])?|c(?:ite|ode)|d(?:ata|fn)|em|font|i|kbd|mark|q"
-    rb"|s(?:amp|mall|pan|trong|u[bp])?|time|u|var)(?=[\s/>])"
+    rb"|s(?:amp|mall|pan|trong|u[bp])?|time|u|var)\b"
 )
 # A tag opens where an HTML parser opens one: "<" before a letter, "/", "!" or "?" ("a < b" is
 # text). Other tags become a NUL, a break in one view and nothing in the other; inline tags go.
