@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from crawler.extract import Extracted, extract_html
 from crawler.matching import Document, Matcher, load_matcher
-from crawler.matching.prefilter import page_view
+from crawler.matching.pageview import _SEQ_FOLD, char_bytes, page_views
+from crawler.matching.text import fold
+from crawler.pipelines import workers
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -60,7 +62,11 @@ def _base_documents() -> list[Document]:
 
 BASE = _base_documents()
 INLINE = ["b", "i", "em", "strong", "span", "a", "u", "mark", "small"]
-SPACES = [" ", "  ", "\n", "\t", "&nbsp;", " \n ", "<br>", "&#160;", " <wbr>", "<span> </span>"]
+SPACES = [" ", "  ", "\n", "\t", "&nbsp;", " \n ", "<br>", "&#160;", " <wbr>", "<span> </span>",
+          "\u00a0", "\u2014", " \u2013 ", "\u2009", "</p><p>", ", "]  # fmt: skip
+QUOTES = [("", ""), ("\u201c", "\u201d"), ("\u2018", "\u2019"), ("(", ")"), ("\u00ab", "\u00bb")]
+# (encoding, <meta charset>): windows-1252 bytes are not UTF-8, and the matcher reads them as such
+ENCODINGS = [("utf-8", "utf-8"), ("ascii", "utf-8"), ("cp1252", "windows-1252")]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +88,13 @@ def recased(doc: Document, rng: random.Random) -> Document:
 
 
 def encoded_word(word: str, rng: random.Random) -> str:
-    """A word with some characters as entities and perhaps split by an inline tag."""
+    """A word with some characters as entities, perhaps split by an inline tag, perhaps in
+    quotes (typographic ones, which are not letters: they must not glue to the word)."""
+    opening, closing = rng.choice(QUOTES) if rng.randrange(4) == 0 else ("", "")
+    return opening + _encoded(word, rng) + closing
+
+
+def _encoded(word: str, rng: random.Random) -> str:
     pieces = []
     for ch in word:
         how = rng.randrange(10)
@@ -116,23 +128,26 @@ NOISE = [
 ]
 
 
-def rendered(doc: Document, rng: random.Random) -> bytes:
-    """The document as a page: random entities, tag-split words, whitespace and wrappers."""
+def rendered(doc: Document, rng: random.Random, with_title: bool = True) -> bytes:
+    """The document as a page: random entities, tag-split words, breaks (typographic ones
+    too), quotes, wrappers and encodings."""
     paragraphs = []
     for para in doc.text.split("\n\n"):
         words = [encoded_word(w, rng) for w in para.split()]
         body = "".join(w + rng.choice(SPACES) for w in words)
         tag = rng.choice(["p", "div", "section"])
         paragraphs.append(f"<{tag}>{body}</{tag}>")
-    title = html.escape(doc.title)
-    head = rng.choice(HEADS).format(t=title)
+    title = html.escape(doc.title) if with_title else ""
+    head = rng.choice(HEADS).format(t=title) if with_title else "<title></title>"
+    heading = f"<h1>{title}</h1>" if with_title else ""
     noise = rng.choice(NOISE)
+    encoding, charset = rng.choice(ENCODINGS)
     page = (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}{noise}</head><body>"
-        f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{''.join(paragraphs)}"
+        f"<!DOCTYPE html><html><head><meta charset='{charset}'>{head}{noise}</head><body>"
+        f"<nav><a href='/'>Home</a></nav><article>{heading}{''.join(paragraphs)}"
         f"</article>{noise}<footer>© News</footer></body></html>"
     )
-    return page.encode(rng.choice(["utf-8", "ascii"]), "xmlcharrefreplace")
+    return page.encode(encoding, "xmlcharrefreplace")
 
 
 @st.composite
@@ -213,6 +228,18 @@ def test_prefilter_passes_every_generated_matching_story(
         b'detienen a un hombre\\nen la corte"}</script>',
         # an entity without its semicolon: to an HTML parser `&amp` then `Immigration`
         b"<p>&ampImmigration agents detained him at the courthouse.</p>",
+        b"<p>Agentes de inmigraci&oacuten detuvieron a un hombre en la corte.</p>",
+        # typographic punctuation is a break, never a letter glued to the word beside it
+        "<p>Immigration\u00a0agents\u2014arrested him at the \u201ccourthouse\u201d.</p>".encode(),
+        "<p>The immigration agent\u2019s team arrested him at the courthouse.</p>".encode(),
+        "<p>Immigration agents arrested him at the courthouse\u2019s door.</p>".encode("cp1252"),
+        "<p>Agentes de inmigración detuvieron a un hombre en la corte.</p>".encode("cp1252"),
+        # UTF-8 with one stray byte is read both ways
+        "<p>Immigration agents\u2019 arrested him at the courthouse.</p>".encode() + b"\xff",
+        # tag names in any case
+        b"<H2>News</H2><P>Immi<B>gration</B></P><P>agents detained him at the court<SPAN>"
+        b"house</SPAN>.</P>",
+        b"<p>Immi<sPaN>gration</SpAn></p><p>agents detained him at the courthouse.</p>",
     ],
 )
 def test_scan_sees_through_markup(matcher: Matcher, page: bytes) -> None:
@@ -271,8 +298,43 @@ def test_page_view_drops_scripts_and_styles_but_keeps_json_ld() -> None:
         b"<script>var x = 'sanctuary';</script><style>.a{}</style>"
         b'<script type="application/ld+json">{"headline": "Detainer fight"}</script><p>Body</p>'
     )
-    view = page_view(page)
-    assert b"sanctuary" not in view and b"Detainer fight" in view and b"Body" in view
+    (view,) = page_views(page)
+    assert b"sanctuary" not in view.joined
+    assert b"Detainer fight" in view.joined and b"Body" in view.joined
+
+
+def test_acronyms_are_whole_words_on_both_sides(matcher: Matcher) -> None:
+    """The matcher's "ICE" is a token of its own: "ICESA" is not it (nor "NOTICE"), while a
+    block tag after it is a break, as extraction renders it."""
+    story = b"<p>She studied at %s College; agents arrested a man at the courthouse.</p>"
+    assert matcher.prefilter.scan(story % b"ICE").passed
+    for glued in (b"ICESA", b"I<b>CE</b>SA", b"NOTICE"):
+        result = matcher.prefilter.scan(story % glued)
+        assert not result.passed and "ICE" not in result.hits, glued
+    assert matcher.prefilter.scan(story % b"ICE</p><p>SA").passed
+
+
+def test_meta_tags_count_by_their_values_only(matcher: Matcher) -> None:
+    """Extraction reads a <meta> tag's `content` (the title); its attribute names are not
+    text ("name", "content" were words of every page)."""
+    body = b"<p>He was arrested at the courthouse on Tuesday.</p>"
+    named = b'<meta name="immigration agents" content="Weather">'
+    valued = b'<meta name="description" content="Immigration agents">'
+    assert not matcher.prefilter.scan(named + body).passed
+    assert matcher.prefilter.scan(valued + body).passed
+
+
+def test_every_letter_the_matcher_folds_to_ascii_is_folded() -> None:
+    """The views fold by UTF-8 sequences listed once (up to U+3000): no letter beyond folds to
+    ASCII, and every one listed spells as the matcher's fold does."""
+    for code in range(0x80, 0x110000):
+        if 0xD800 <= code < 0xE000:
+            continue
+        ch = chr(code)
+        folded = fold.__wrapped__(ch)
+        if folded.isascii() and folded.isalnum() and ch.isalnum():
+            assert _SEQ_FOLD.get(ch.encode()) == char_bytes(ch), hex(code)
+            assert char_bytes(ch).lower() == folded.encode(), hex(code)
 
 
 def _corpus_pages() -> list[Path]:
@@ -337,3 +399,52 @@ def test_prefilter_passes_a_matching_story_for_every_rule_shape(matcher: Matcher
             assert result.passed, (rule.id, result.reason, doc.title)
     # the check means something only if most rule shapes produced a matching story
     assert len(matched) >= 0.8 * len(matcher.rules), sorted({r.id for r in matcher.rules} - matched)
+
+
+def _with_title(title: str, page: bytes) -> bytes:
+    """How the feed title used to be scanned: as the page's <title>, before it."""
+    return b"<title>" + html.escape(title).encode("utf-8", "replace") + b"</title>" + page
+
+
+@pytest.mark.skipif(
+    not _corpus_pages(), reason=f"shared corpus not found at {CORPUS_PAGES} (CI has it)"
+)
+def test_feed_title_decides_as_the_title_in_the_page(matcher: Matcher) -> None:
+    """`scan(page, title=…)` reads the title on its own (not the page twice) and decides as
+    the page with the title prepended, for titles that complete a rule and titles that do not.
+    (Only a term across the seam could differ; the matcher never joins title and text.)"""
+    rules, pages = matcher.rules, _corpus_pages()
+    by_title = 0
+    for i, path in enumerate(pages):
+        raw = gzip.decompress(path.read_bytes())
+        story = _rule_story(matcher, rules[i % len(rules)].id, i)
+        titles = ["Council approves new parking rules", story.title, story.title.split(" and ")[-1]]
+        for title in titles:
+            alone = matcher.prefilter.scan(raw, title=title).passed
+            assert alone == matcher.prefilter.scan(_with_title(title, raw)).passed, (path, title)
+            by_title += alone and not matcher.prefilter.scan(raw).passed
+    assert by_title >= len(pages) // 2  # the titles that complete a rule make pages pass
+
+
+@PROPERTY
+@given(data=st.data(), seed=st.integers(0, 2**32))
+def test_prefilter_passes_a_story_whose_title_only_the_feed_has(
+    matcher: Matcher, data: st.DataObject, seed: int
+) -> None:
+    """The match stage falls back on the feed title when the page has none."""
+    doc = data.draw(generated_document(matcher))
+    assume(matcher.match(doc))
+    page = rendered(doc, random.Random(seed), with_title=False)
+    result = matcher.prefilter.scan(page, title=doc.title)
+    assert result.passed, (result.reason, doc)
+    assert matcher.prefilter.scan(_with_title(doc.title, page)).passed
+
+
+def test_prefilter_page_scans_the_feed_title_with_the_page(
+    matcher: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "_prefilter", matcher.prefilter)
+    body = b"<html><body><p>The man was arrested at the courthouse on Tuesday.</p></body></html>"
+    assert not workers.prefilter_page(body, None, keep_raw=False)["passed"]
+    out = workers.prefilter_page(body, "Immigration agents detain man", keep_raw=False)
+    assert out["passed"] and "immigration agents" in out["hits"]

@@ -8,15 +8,13 @@ the page's text read as words — the matcher only ever sees whole words, and as
 "migra" is in every "immigration" and "order" in every "border"; as scattered words
 "immigration" and "agents" are in most politics pages.
 
-The text is read loosely, so as to see every way extraction may render it: scripts and styles
-cut (JSON-LD kept and unescaped: it may hold the title), numeric entities and soft hyphens
-resolved (`&#73;CE`, `Immi&shy;gration`), entities that stand for punctuation as spaces (also
-the few a parser reads without a semicolon), a possessive 's dropped as the matcher drops it,
-Latin accents folded (`inmigración` is `inmigracion`), any byte outside [a-z0-9] a word
-break; and twice: with every tag removed (`Immi<b>gration</b>` is one word) and with inline
-tags removed but every other tag a break (`Latest</h2><p>migra`, `Immigration</p><p>agents`).
-Terms with letters beyond that (no accent folding reaches them) are looked for by their words,
-anywhere, as substrings. Acronyms ("ICE") are checked case-sensitively.
+The text is read loosely, so as to see every way extraction may render it, and never glued
+where the matcher breaks: `crawler.matching.pageview` (scripts cut, entities and accents
+resolved, typographic punctuation a break, tags read both as nothing and as breaks, a
+possessive 's dropped). Terms with letters beyond [a-z0-9] (no accent folding reaches them)
+are looked for by their words, anywhere, as substrings. Acronyms ("ICE") are checked
+case-sensitively, as whole words. The feed title, which the match stage falls back on, is read
+as a document of its own beside the page: the matcher never joins title and text.
 
 What it assumes of extraction: the words of one term that are next to each other in the
 article were next to each other in the page — extraction removes whole elements, and a term
@@ -27,9 +25,10 @@ the next) would be missed. `tests/test_prefilter.py` renders matching stories in
 
 from __future__ import annotations
 
+import html
 import re
-import unicodedata
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -38,22 +37,10 @@ import ahocorasick
 
 from crawler.matching.keywords import Lexicon
 from crawler.matching.model import PrefilterResult
+from crawler.matching.pageview import G287_FORM, TextViews, page_views
 from crawler.matching.rules import Rule
 
-_TAG = re.compile(rb"<[^>]*>")
-_INLINE_TAG = re.compile(
-    rb"</?(?:a|abbr|b|bdi|bdo|cite|code|data|dfn|em|font|i|kbd|mark|q|s|samp|small|span|strong"
-    rb"|sub|sup|time|u|var)\b[^>]*>",
-    re.IGNORECASE,
-)
-_ENTITY = re.compile(
-    rb"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|(shy|[a-zA-Z](?:acute|grave|circ|uml|tilde|cedil)));?"
-)
-_UTF8_LATIN = re.compile(rb"\xc3[\x80-\xbf]")
-_SPACE = rb"(?:\s|\xc2\xa0|&nbsp;|&#160;|&#xa0;)?"
-_G287 = re.compile(rb"287" + _SPACE + rb"\(" + _SPACE + rb"[gG]" + _SPACE + rb"\)")
-_ACRONYM_BOUNDARY = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-G287_FORM = "287(g)"
+_WORD_KEY = re.compile(r"[a-z0-9]+")
 MIN_KEY = 3  # "de", "la", "of": in every page, looking for them filters nothing
 # Words in nearly every page, dozens of times: looking for them filters nothing and costs time.
 # fmt: off
@@ -63,188 +50,12 @@ STOPWORDS = frozenset((
     "con", "para", "que", "mas", "sus", "les",
 ))
 # fmt: on
-
-
-def _fold_char(ch: str) -> bytes:
-    base = unicodedata.normalize("NFD", ch)[0]
-    return base.encode() if base.isascii() and base.isalpha() else b""
-
-
-def _latin1_table() -> bytes:
-    table = bytearray(range(256))
-    for b in range(0xC0, 0x100):
-        folded = _fold_char(chr(b))
-        if folded:
-            table[b] = folded[0]
-    return bytes(table)
-
-
-_LATIN1 = _latin1_table()
-_UTF8_FOLD = {
-    bytes([0xC3, b]): _fold_char(chr(0xC0 + b - 0x80)) or bytes([0xC3, b])
-    for b in range(0x80, 0xC0)
-}
-
-
-def _entity(m: re.Match[bytes]) -> bytes:
-    dec, hexa, name = m.groups()
-    if name is not None:
-        return b"" if name == b"shy" else name[:1]  # &oacute; → o
-    code = int(dec) if dec is not None else int(hexa, 16)
-    if code == 0xAD:
-        return b""
-    if code < 0x80:
-        return bytes([code])
-    try:
-        ch = chr(code)
-    except (ValueError, OverflowError):
-        return b""
-    return _fold_char(ch) or ch.encode("utf-8", "replace")
-
-
-def normalise(data: bytes) -> bytes:
-    """Resolve numeric entities and soft hyphens, fold Latin accents (bytes stay bytes)."""
-    if b"287" in data:
-        data = _G287.sub(b"287g", data)  # the matcher's "287(g)" token, however spaced
-    if b"&" in data:
-        data = _ENTITY.sub(_entity, data)
-    if b"\xc2\xad" in data:
-        data = data.replace(b"\xc2\xad", b"")
-    if b"\xc3" in data:
-        data = _UTF8_LATIN.sub(lambda m: _UTF8_FOLD[m.group()], data)
-    return data.translate(_LATIN1, b"\xad")
-
-
-_JSON_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|[nrtbf])")
-
-
-def _json_unescape(data: bytes) -> bytes:
-    """JSON-LD as a JSON parser reads it: `\\u00f3` is ó and `\\n` a line break."""
-    if b"\\" not in data:
-        return data
-
-    def one(m: re.Match[bytes]) -> bytes:
-        if m.group(1) is None:
-            return b" "
-        return chr(int(m.group(1), 16)).encode("utf-8", "replace")
-
-    return _JSON_ESCAPE.sub(one, data)
-
-
-def _cut_blocks(raw: bytes) -> list[bytes]:
-    """The page without <script> and <style> contents (JSON-LD kept: it may hold the title).
-
-    Openings are looked for in lower case only: an upper-case <SCRIPT> merely stays in the
-    view (harmless), while a closing tag is looked for in any case, so that no text after it
-    is ever cut.
-    """
-    pieces: list[bytes] = []
-    pos, end = 0, len(raw)
-    low: bytes | None = None
-    nxt = {b"script": raw.find(b"<script"), b"style": raw.find(b"<style")}
-    while True:
-        live = [(at, name) for name, at in nxt.items() if at >= 0]
-        if not live:
-            pieces.append(raw[pos:])
-            return pieces
-        start, name = min(live)
-        pieces.append(raw[pos:start])
-        opened = raw.find(b">", start)
-        close = raw.find(b"</" + name, start)
-        if close < 0:
-            low = raw.lower() if low is None else low
-            close = low.find(b"</" + name, start)
-        if name == b"script" and 0 <= opened < close and b"ld+json" in raw[start:opened].lower():
-            pieces.append(b" " + _json_unescape(raw[opened + 1 : close]) + b" ")
-        pos = end if close < 0 else close + len(name) + 2
-        for key, at in nxt.items():
-            if 0 <= at < pos:
-                nxt[key] = raw.find(b"<" + key, pos)
-
-
-_META = re.compile(rb"<meta\b[^>]*", re.IGNORECASE)
-
-
 _KEY = itemgetter(1)  # (end, key) → key
-
-
-# Inline tags on the lower-cased page (a case-sensitive pattern is twice as fast).
-_INLINE_LOW = re.compile(
-    rb"<(?=/?(?:a|abbr|b|bdi|bdo|cite|code|data|dfn|em|font|i|kbd|mark|q|s|samp|small|span"
-    rb"|strong|sub|sup|time|u|var)\b)[^>]*>"
-)
-
-
-def _text_views(raw: bytes) -> tuple[bytes, bytes, bytes]:
-    """What extraction can turn into title or text (visible text, plus JSON-LD and meta tags),
-    normalised, two ways: every tag removed (`Immi<b>gration</b>` is whole again; case kept,
-    for acronyms), and lower-cased with inline tags removed but every other tag a word break
-    (`Latest</h2><p>migra`, as extraction renders it); and the de-scripted HTML."""
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 is not ASCII-compatible: re-encode
-        raw = raw.decode("utf-16", "replace").encode("utf-8")
-    html = b"".join(_cut_blocks(raw))
-    metas = b"\n" + b"\n".join(_META.findall(raw))
-    joined = normalise(_TAG.sub(b"", html) + metas)
-    broken = normalise(_TAG.sub(b" ", _INLINE_LOW.sub(b"", html.lower())) + metas).lower()
-    return joined, broken, html
-
-
-_WORD_KEY = re.compile(r"[a-z0-9]+")
-# Every byte but [a-z0-9] (and upper case, which `lower()` removed first) becomes a space.
-_SPACES = bytes(c if chr(c).isascii() and chr(c).isalnum() and not chr(c).isupper() else 32
-                for c in range(256))  # fmt: skip
-_GAPS = re.compile(rb"  +")
-_APOSTROPHES = (b"&rsquo;", b"&apos;", b"&#x2019;")
-# Named entities left after `normalise` read as a space (`immigration&nbsp;agents`), and so do
-# the few an HTML parser reads without their semicolon (`&ampmigra` is `&` then `migra`).
-_NAMED = re.compile(rb"&(?:[a-z][a-z0-9]{1,31};|(?:nbsp|amp|quot|lt|gt|copy|reg)(?![a-z0-9]*;))")
-# The matcher drops a possessive 's ("ICE's agents" reads "ICE agents").
-_POSSESSIVE = re.compile(rb"(?:'|\xe2\x80\x99|\xca\xbc)s(?![a-z0-9])")
-
-
-def word_view(low: bytes) -> str:
-    """A lower-cased text view as space-separated words, for lookups of ` w1 w2 … `.
-
-    A word is a run of [a-z0-9]; any other byte separates (other letters only loosen the
-    scan). Entities that stand for punctuation read as a space, as the parser reads them, and
-    a possessive 's goes, as the matcher drops it.
-    """
-    if b"&" in low:
-        for apostrophe in _APOSTROPHES:
-            low = low.replace(apostrophe, b"'")
-        low = _NAMED.sub(b" ", low)
-    if b"'s" in low or b"\x99s" in low or b"\xbcs" in low:
-        low = _POSSESSIVE.sub(b"  ", low)
-    return _GAPS.sub(b" ", b" " + low.translate(_SPACES) + b" ").decode("latin-1")
-
-
-def page_views(raw: bytes) -> tuple[bytes, bytes]:
-    """The normalised text view with tags removed (see `_text_views`) and the de-scripted
-    HTML, for the rare second look with tags as spaces."""
-    joined, _broken, html = _text_views(raw)
-    return joined, html
-
-
-def page_view(raw: bytes) -> bytes:
-    """The normalised text view of a page (see `page_views`)."""
-    return page_views(raw)[0]
-
-
-def _acronym_present(view: bytes, html: bytes, word: bytes) -> bool:
-    """A whole-word acronym in the text view; where a letter precedes it ("NOTICE", or a word
-    glued on by a removed block tag: "Latest</h2><p>I<b>CE</b>"), a second look at the page
-    with inline tags removed and block tags as spaces, as extraction renders it."""
-    if word not in view:
-        return False
-    if _has_word(view, word):
-        return True
-    return _has_word(normalise(_TAG.sub(b" ", _INLINE_TAG.sub(b"", html))), word)
 
 
 def _word(token: str) -> str:
     """A matcher token as the page views spell it."""
-    word = "287g" if token == G287_FORM else token
-    return word if word.isascii() else word.encode("utf-8").decode("latin-1")
+    return "287g" if token == G287_FORM else token
 
 
 def term_keys(tokens: Sequence[str]) -> frozenset[str]:
@@ -275,12 +86,6 @@ class _Group:
         """A term with no rare word: the group may be in any page."""
         return any(not keys for keys in self.keysets)
 
-    def present(self, found: set[str], acronyms: set[bytes]) -> bool:
-        """Whether the page may contain the group."""
-        if any(a in acronyms for a in self.acronyms) or not self.phrases.isdisjoint(found):
-            return True
-        return any(keys <= found for keys in self.keysets)
-
 
 def _minimal(keysets: set[frozenset[str]]) -> tuple[frozenset[str], ...]:
     ordered = sorted(keysets, key=len)
@@ -303,21 +108,30 @@ class Prefilter:
             loose = {term_keys(tokens) for tokens in words if term_phrase(tokens) is None}
             acronyms = tuple(sorted({exact.encode() for _, exact in forms if exact}))
             self._groups[gi] = _Group(frozenset(p for p in phrases if p), _minimal(loose), acronyms)
-        self._rules: list[tuple[Rule, list[tuple[int, ...]]]] = []
+        self._rules: list[tuple[Rule, list[frozenset[int]]]] = []
         for rule in rules:
-            reqs = [tuple(sorted(r)) for r in (*rule.require, *rule.context)]
+            reqs = [*rule.require, *rule.context]
             selective = [r for r in reqs if not any(self._groups[g].free for g in r)]
             self._rules.append((rule, selective))
-        used = {g for _, reqs in self._rules for r in reqs for g in r}
-        self._acronyms = sorted({a for g in used for a in self._groups[g].acronyms})
-        self._loose_keys = sorted({k for g in used for ks in self._groups[g].keysets for k in ks})
-        phrases = {p for g in used for p in self._groups[g].phrases}
-        automaton: Any = ahocorasick.Automaton()
-        for phrase in phrases:
-            automaton.add_word(phrase, phrase)
-        if phrases:
-            automaton.make_automaton()
-        self._automaton = automaton if phrases else None
+        used = sorted({g for _, reqs in self._rules for r in reqs for g in r})
+        # what each finding shows: the groups of a phrase, of an acronym, of a loose key set
+        self._by_phrase: dict[str, set[int]] = defaultdict(set)
+        self._by_acronym: dict[bytes, set[int]] = defaultdict(set)
+        self._by_keys: list[tuple[frozenset[str], int]] = []
+        for g in used:
+            for phrase in self._groups[g].phrases:
+                self._by_phrase[phrase].add(g)
+            for acronym in self._groups[g].acronyms:
+                self._by_acronym[acronym].add(g)
+            self._by_keys.extend((keys, g) for keys in self._groups[g].keysets)
+        self._acronyms = sorted(self._by_acronym)
+        # an acronym is a word of the word views ("ICE" reads " ice "): the one pass finds where
+        # it may be, and the case is checked there
+        self._acronym_words = {f" {a.decode().lower()} ": a for a in self._acronyms}
+        self._loose_keys = sorted({k for keys, _ in self._by_keys for k in keys})
+        keys = set(self._by_phrase) | set(self._acronym_words)
+        self._automaton = _automaton(keys)
+        self._reach = max(map(len, keys), default=0)
 
     @property
     def terms(self) -> list[str]:
@@ -331,49 +145,67 @@ class Prefilter:
         """Rules with no rare word to look for: while any exists, every page passes."""
         return [rule.id for rule, reqs in self._rules if not reqs]
 
-    def scan(self, raw: bytes) -> PrefilterResult:
-        """Pass the page when some rule has a key word of every requirement in it."""
-        if not raw:
+    def scan(self, raw: bytes, title: str | None = None) -> PrefilterResult:
+        """Pass the page when some rule has a key word of every requirement in it, or in
+        `title` (the item's feed title, which the match stage falls back on)."""
+        views = page_views(raw) if raw else []
+        if title:
+            views += page_views(
+                b"<title>" + html.escape(title).encode("utf-8", "replace") + b"</title>"
+            )
+        if not views:
             return PrefilterResult(False, "empty page", ())
-        view, broken, html = _text_views(raw)
-        acronyms = {a for a in self._acronyms if _acronym_present(view, html, a)}
-        low = view.lower()
-        found: set[str] = set()
-        if self._automaton is not None:
-            for seen in (low, broken):
-                found.update(map(_KEY, self._automaton.iter(word_view(seen))))
-        if self._loose_keys:
-            text = low.decode("latin-1")
-            found.update(k for k in self._loose_keys if k in text)
+        found, acronyms = self._evidence(views)
         hits = tuple(sorted({f.strip() for f in found} | {a.decode() for a in acronyms}))
-        present: dict[int, bool] = {}
-
-        def has(group: int) -> bool:
-            if group not in present:
-                present[group] = self._groups[group].present(found, acronyms)
-            return present[group]
-
-        best: tuple[int, str] = (-1, "")
+        present: set[int] = set().union(
+            *map(self._by_acronym.__getitem__, acronyms),
+            *map(self._by_phrase.__getitem__, self._by_phrase.keys() & found),
+        )
+        present.update(g for keys, g in self._by_keys if keys <= found)
+        best: tuple[int, Rule | None, list[frozenset[int]]] = (-1, None, [])
         for rule, reqs in self._rules:
-            missing = [
-                "|".join(self._names[g] for g in req) for req in reqs if not any(map(has, req))
-            ]
-            if not missing:
+            have = len(reqs) - sum(map(present.isdisjoint, reqs))
+            if have == len(reqs):
                 return PrefilterResult(True, f"{rule.topic}: {rule.id} has all its terms", hits)
-            have = len(reqs) - len(missing)
             if have > best[0]:
-                best = (have, f"closest: {rule.id} lacks {', '.join(missing)}")
-        return PrefilterResult(False, f"no rule has all its terms ({best[1]})", hits)
+                best = (have, rule, reqs)
+        _, closest, reqs = best
+        missing = [
+            "|".join(self._names[g] for g in sorted(r)) for r in reqs if present.isdisjoint(r)
+        ]
+        reason = f"closest: {closest.id} lacks {', '.join(missing)}" if closest else ""
+        return PrefilterResult(False, f"no rule has all its terms ({reason})", hits)
+
+    def _evidence(self, views: Iterable[TextViews]) -> tuple[set[str], set[bytes]]:
+        """The phrases and loose keys found in any of the views, and the acronyms."""
+        found: set[str] = set()
+        acronyms: set[bytes] = set()
+        for view in views:
+            seen: set[str] = set()
+            if self._automaton is not None:
+                for words in view.words(self._reach):
+                    if words is not None:
+                        seen.update(map(_KEY, self._automaton.iter(words)))
+            for key in seen.intersection(self._acronym_words):
+                acronym = self._acronym_words[key]
+                if acronym not in acronyms and view.acronym(acronym):
+                    acronyms.add(acronym)
+            found.update(seen.intersection(self._by_phrase))
+            if self._loose_keys:
+                text = view.folded()
+                found.update(k for k in self._loose_keys if k in text)
+        return found, acronyms
 
 
-def _has_word(data: bytes, word: bytes) -> bool:
-    """Whether `word` occurs not preceded by a letter or digit ("ICE" but not "NOTICE")."""
-    at = data.find(word)
-    while at >= 0:
-        if at == 0 or data[at - 1] not in _ACRONYM_BOUNDARY:
-            return True
-        at = data.find(word, at + 1)
-    return False
+def _automaton(keys: Iterable[str]) -> Any:
+    """An Aho-Corasick automaton that reports each key found (None when there is none)."""
+    automaton: Any = ahocorasick.Automaton()
+    for key in set(keys):
+        automaton.add_word(key, key)
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    return automaton
 
 
 def build_prefilter(lexicon: Lexicon, rules: Sequence[Rule]) -> Prefilter:

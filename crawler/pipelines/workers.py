@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import html
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -52,10 +51,7 @@ def prefilter_page(
     in the same task, so the page crosses to a worker once."""
     passed, reason, hits = True, "prefilter off", ()
     if scan:
-        result = _prefilter.scan(body)
-        if not result.passed and feed_title:
-            title = html.escape(feed_title).encode("utf-8", "replace")
-            result = _prefilter.scan(b"<title>" + title + b"</title>" + body)
+        result = _prefilter.scan(body, title=feed_title)
         passed, reason, hits = result.passed, result.reason, tuple(result.hits)
     return {
         "passed": passed,
