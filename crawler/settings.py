@@ -41,11 +41,21 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.NetworkGuardMiddleware": 50,
     # Conditional requests for feeds and sitemaps (If-None-Match / If-Modified-Since).
     "crawler.middlewares.ConditionalRequestMiddleware": 560,
+    # Scrapy's decodes every page whole (and keeps the text) to look for a refresh.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.LeanMetaRefreshMiddleware": 580,
+    # Off (COOKIES_ENABLED = False) but imported anyway, with tldextract and requests: ~3 MB.
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
 }
 
 EXTENSIONS = {
     "crawler.runtime.RunRecorder": 100,
+    # Scrapy 2.19 starts an HTTP server in every crawl that runs the Python code posted to it
+    # (token in the user's profile folder): not wanted here, nor aiohttp's ~8 MB for it.
+    "scrapy.extensions.remote_control.RemoteControl": None,
+    "scrapy.extensions.telnet.TelnetConsole": None,
 }
+REMOTE_CONTROL_ENABLED = False
 
 # The pipeline, one stage per module; each stage passes the item on or drops it.
 ITEM_PIPELINES = {
