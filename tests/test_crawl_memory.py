@@ -3,6 +3,9 @@ redirects are found without decoding every page, and big worker tasks give their
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -63,10 +66,33 @@ def test_a_page_without_refresh_is_not_decoded(monkeypatch: pytest.MonkeyPatch) 
     assert middleware.process_response(Request(URL), response) is response
 
 
+LOADS = """
+import sys
+from scrapy.utils.misc import load_object
+from scrapy.utils.project import get_project_settings
+from scrapy.utils.conf import build_component_list
+settings = get_project_settings()
+for name in ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "ITEM_PIPELINES"):
+    for path in build_component_list(settings.get_component_priority_dict_with_base(name)):
+        load_object(path)  # as Scrapy's component managers do
+print(" ".join(m for m in ("aiohttp", "tldextract", "requests") if m in sys.modules))
+"""
+
+
+def test_a_crawl_imports_none_of_what_its_unused_components_need() -> None:
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", LOADS], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == ""
+
+
 def test_crawls_load_no_remote_control_server_cookies_or_scrapy_meta_refresh() -> None:
     settings = _settings()
-    extensions = build_component_list(settings.getwithbase("EXTENSIONS"))
-    middlewares = build_component_list(settings.getwithbase("DOWNLOADER_MIDDLEWARES"))
+    extensions = build_component_list(settings.get_component_priority_dict_with_base("EXTENSIONS"))
+    middlewares = build_component_list(
+        settings.get_component_priority_dict_with_base("DOWNLOADER_MIDDLEWARES")
+    )
     assert not settings.getbool("REMOTE_CONTROL_ENABLED")
     assert not any("remote_control" in path or "telnet" in path for path in extensions)
     assert "scrapy.downloadermiddlewares.cookies.CookiesMiddleware" not in middlewares

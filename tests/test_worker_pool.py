@@ -74,3 +74,15 @@ def test_tasks_queued_behind_a_hung_one_fail_with_it_not_as_cancellations(
     assert str(results[0]) == "took longer than 1 s"
     assert all(isinstance(r, WorkerFailed) for r in results), results
     assert asyncio.run(pool.run(len, b"abcd")) == 4
+
+
+def test_a_pool_that_broke_while_idle_fails_the_next_task_alone(pool: WorkerPool) -> None:
+    executor = pool.pool
+    assert executor is not None
+    [process] = executor._processes.values()
+    process.kill()  # an OOM kill between two tasks
+    manager: Any = executor._executor_manager_thread
+    manager.join(10)  # it marks the pool broken, then ends
+    with pytest.raises(WorkerFailed, match="worker process died"):
+        asyncio.run(pool.run(len, b"x"))
+    assert asyncio.run(pool.run(len, b"ab")) == 2

@@ -83,8 +83,9 @@ class NewswatchGroup(click.Group):
             if os.environ.get(ENV_DEBUG):
                 raise
             detail = _one_line(str(exc))[:300] or "no message"
+            kind = getattr(exc, "type_name", type(exc).__name__)  # forked.ChildFailure's own
             _fail(
-                f"unexpected {type(exc).__name__}: {detail} (a bug in newswatch: please report "
+                f"unexpected {kind}: {detail} (a bug in newswatch: please report "
                 f"it; ${ENV_DEBUG}=1 shows the traceback)",
                 1,
             )

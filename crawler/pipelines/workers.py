@@ -164,8 +164,9 @@ class WorkerPool:
         assert pool is not None
         timeout = self.settings.crawl.extract_timeout
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(pool, _task, func, *args)
-        try:
+        future: asyncio.Future[Any] | None = None
+        try:  # submitting raises BrokenProcessPool too, when the pool broke since it was taken
+            future = loop.run_in_executor(pool, _task, func, *args)
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             self.recycle(pool)
@@ -177,6 +178,7 @@ class WorkerPool:
             # Our task queued in a pool another task's timeout recycled: the page failed with
             # that pool, it was not the crawl being stopped.
             current = asyncio.current_task()
-            if future.cancelled() and current is not None and not current.cancelling():
+            cancelled = future is not None and future.cancelled()
+            if cancelled and current is not None and not current.cancelling():
                 raise WorkerFailed("worker pool restarted under it") from None
             raise
