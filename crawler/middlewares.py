@@ -1,4 +1,5 @@
-"""Downloader middlewares: the network guard and conditional requests for discovery documents.
+"""Downloader middlewares: the network guard, conditional requests for discovery documents, and
+meta-refresh redirects that do not decode every page to look for one.
 
 The network guard refuses URLs whose host is, or resolves to, a loopback, private, link-local
 (cloud metadata: 169.254.169.254, fd00:ec2::254), carrier-grade NAT, reserved or multicast
@@ -31,8 +32,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Request
+from scrapy.http import Request, Response
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
@@ -230,3 +232,25 @@ class ConditionalRequestMiddleware:
             request.headers.setdefault(b"If-None-Match", state.etag.encode("latin-1"))
         if state.last_modified:
             request.headers.setdefault(b"If-Modified-Since", state.last_modified.encode("latin-1"))
+
+
+class LeanMetaRefreshMiddleware(MetaRefreshMiddleware):
+    """Scrapy's meta-refresh redirects, for the pages whose first bytes can hold a refresh.
+
+    Scrapy's looks for one in the first 4096 characters of `response.text`, which decodes the
+    whole body and keeps the text on the response: about twice the page held for every response
+    in flight (~20 MB at a concurrency of 32) and reactor time on every page. 4096 characters
+    take at most `SCAN_BYTES` bytes in any encoding, and a refresh spells "refresh" in them;
+    UTF-16/32 pages (NUL bytes) are always handed on.
+    """
+
+    SCAN_BYTES = 4 * 4096
+
+    def process_response(
+        self, request: Request, response: Response, spider: Any = None
+    ) -> Request | Response:
+        """Scrapy hook (`spider` is never passed: Scrapy passes it only where it is required)."""
+        head = response.body[: self.SCAN_BYTES]
+        if b"\0" not in head and b"refresh" not in head.lower():
+            return response
+        return super().process_response(request, response)

@@ -156,7 +156,8 @@ def _warm_settings(config_path: str | None) -> tuple[Settings, Database]:
     key = ("settings", config_path, mtime)
     if key not in _WARM:
         settings = load_settings(config_path)
-        _WARM[key] = (settings, Database(settings.database_url))
+        # The host's jobs are runs its parent created, in a database it migrated.
+        _WARM[key] = (settings, Database(settings.database_url, migrate=False))
     cached: tuple[Settings, Database] = _WARM[key]
     return cached
 
@@ -202,7 +203,12 @@ def create_context(crawler: Crawler, source_name: str, run_id: int | None) -> Cr
         url = os.environ.get("NEWSWATCH_DATABASE_URL") or (settings and settings.database_url)
         _record_start_failure(url or None, run_id, str(error))
         raise error from exc
-    db = shared_db if shared_db is not None else Database(settings.database_url)
+    # A run handed to us was created by a parent that opened (and so migrated) the database:
+    # checking again would load Alembic and every migration script (~11 MB) for nothing.
+    if shared_db is not None:
+        db = shared_db
+    else:
+        db = Database(settings.database_url, migrate=run_id is None)
     with db.session() as session:
         row = repo.upsert_source(session, source)
         first_crawl = row.first_crawl_finished_at is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
@@ -12,9 +11,11 @@ import click
 
 from crawler import __version__
 from crawler.cli.context import AppContext
+from crawler.cli.lazy import LazyCommands
 from crawler.errors import NewswatchError
 
-# Each module exports `commands: list[click.Command]`; a module that is absent is skipped.
+# Every module with commands, in registration order, and where each top-level command lives
+# (crawler.cli.lazy: a command's modules are imported when it is used).
 COMMAND_MODULES = (
     "crawler.cli.core",
     "crawler.cli.matching",
@@ -26,6 +27,19 @@ COMMAND_MODULES = (
     "crawler.cli.feedback",
     "crawler.cli.incidents",
 )
+_FEEDBACK = "crawler.cli.feedback"  # adds `matches promote|dismiss` and `sources mute`
+COMMAND_WHERE: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("config", "db", "crawl", "rematch"), ("crawler.cli.core",)),
+    **dict.fromkeys(("check", "eval"), ("crawler.cli.matching",)),
+    **dict.fromkeys(("alerts", "slack"), ("crawler.cli.alerts",)),
+    "matches": ("crawler.cli.review", _FEEDBACK),
+    "web": ("crawler.cli.review",),
+    **dict.fromkeys(("run", "status"), ("crawler.cli.daemon",)),
+    "worker": ("crawler.cli.workers",),
+    "sources": ("crawler.cli.sources", _FEEDBACK),
+    "missed": (_FEEDBACK,),
+    "incidents": ("crawler.cli.incidents",),
+}
 
 
 ENV_DEBUG = "NEWSWATCH_DEBUG"
@@ -83,8 +97,9 @@ class NewswatchGroup(click.Group):
             if os.environ.get(ENV_DEBUG):
                 raise
             detail = _one_line(str(exc))[:300] or "no message"
+            kind = getattr(exc, "type_name", type(exc).__name__)  # forked.ChildFailure's own
             _fail(
-                f"unexpected {type(exc).__name__}: {detail} (a bug in newswatch: please report "
+                f"unexpected {kind}: {detail} (a bug in newswatch: please report "
                 f"it; ${ENV_DEBUG}=1 shows the traceback)",
                 1,
             )
@@ -108,16 +123,4 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = AppContext(config_path=config_path)
 
 
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        for command in module.commands:
-            main.add_command(command)
-
-
-_register()
+main.commands = LazyCommands(COMMAND_MODULES, COMMAND_WHERE)

@@ -8,9 +8,6 @@ import click
 from rich.text import Text
 from sqlalchemy import select
 
-from alerts.check import check_slack
-from alerts.dispatcher import Dispatcher
-from alerts.slack import make_sender
 from crawler.cli.context import AppContext
 from crawler.cli.tables import Column, fitted_table
 from crawler.storage.models import Alert, utcnow
@@ -125,6 +122,9 @@ def retry_cmd(ctx: click.Context, alert_id: int | None, all_failed: bool) -> Non
 @click.pass_context
 def send_cmd(ctx: click.Context, max_rows: int | None) -> None:
     """Send due alerts now, until nothing is due (or --max rows), and print the counts."""
+    from alerts.dispatcher import Dispatcher  # here: the Slack SDK is ~4 MB other commands skip
+    from alerts.slack import make_sender
+
     app = _app(ctx)
     sender = make_sender(app.settings, console=app.console)
     stats = Dispatcher(app.db, app.settings, sender=sender).run_until_idle(max_rows)
@@ -149,6 +149,8 @@ def slack_cmd() -> None:
 @click.pass_context
 def slack_test_cmd(ctx: click.Context, post: bool) -> None:
     """Check the token (or webhook) and every configured channel; say exactly what is wrong."""
+    from alerts.check import check_slack
+
     app = _app(ctx)
     result = check_slack(app.settings, post=post)
     for good, line in result.lines:

@@ -27,12 +27,14 @@ class AppContext:
     """Lazily loaded settings and database for one CLI invocation.
 
     The database is opened without creating it (a missing SQLite file is "database not
-    found", exit 3) unless the command is marked with `@creates_database`.
+    found", exit 3) unless the command is marked with `@creates_database`, and migrated unless
+    `schema_checked` says a child process of this command migrated it already.
     """
 
     config_path: Path | None = None
     console: Console = field(default_factory=lambda: Console(highlight=False))
     may_create_db: bool = False
+    schema_checked: bool = False
     _settings: Settings | None = None
     _db: Database | None = None
 
@@ -56,6 +58,7 @@ class AppContext:
         if self._db is None:
             self._db = Database(
                 self.settings.database_url,
+                migrate=not self.schema_checked,
                 create=self.may_create_db,
                 origin=self.database_origin,
             )
@@ -99,6 +102,7 @@ class AppContext:
         """Dispose of the database pool."""
         if self._db is not None:
             self._db.dispose()
+            self._db = None
 
 
 def _unknown_topic(name: str, known: set[str]) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.cli.context import AppContext, creates_database, pass_app
 from crawler.cli.failures import all_failed_sentence
+from crawler.cli.forked import run_forked
 from crawler.cli.params import DURATION
 from crawler.cli.tables import Column, fitted_table
 from crawler.daemon.runner import CrawlProcess, RunOutcome
@@ -194,8 +195,16 @@ def crawl(
             "no sources to crawl: add [[sources]] to the config file",
             path=str(settings.path) if settings.path else None,
         )
+
+    def check() -> None:
+        app.db  # noqa: B018 (opening it creates or migrates it)
+        _preflight(app, sources)  # a bad or missing topic pack: exit 2 before anything is fetched
+
+    # In a forked child: this process only waits from here on, without the matcher and the
+    # migration code the checks load.
+    if run_forked(check, cleanup=app.close):
+        app.schema_checked = True
     db = app.db
-    _preflight(app, sources)  # a bad or missing topic pack: exit 2 before anything is fetched
     limit = timeout if timeout is not None else settings.scheduler.crawl_timeout
     procs: list[CrawlProcess] = []
     lock = threading.Lock()

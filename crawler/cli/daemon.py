@@ -14,10 +14,8 @@ from sqlalchemy import func, select
 
 from crawler.cli.context import AppContext, creates_database, pass_app
 from crawler.daemon.health import TROUBLE
-from crawler.daemon.leases import list_workers
 from crawler.daemon.lock import LOCK_NAME, STALE_AFTER, describe_holder, pid_alive, probe, read_row
 from crawler.errors import ConfigError
-from crawler.logs import setup_logging
 from crawler.storage import repo
 from crawler.storage.db import Database
 from crawler.storage.models import Alert, CrawlRun, Source, utcnow
@@ -75,6 +73,8 @@ def run(
 
         check_distributed(settings)  # before the database is opened (or created)
     app.matcher()  # a bad or missing topic pack stops the daemon before it starts (exit 2)
+    from crawler.logs import setup_logging  # here: structlog and Twisted's logger, ~6 MB
+
     setup_logging(log_level or settings.logging.level, log_format or settings.logging.format)
     from crawler.daemon.scheduler import Daemon
 
@@ -191,6 +191,8 @@ def collect_status(app: AppContext) -> dict[str, Any]:
                     }
                 )
     info = daemon.pop("info", None) or {}
+    from crawler.daemon.leases import list_workers
+
     with db.session() as session:
         workers = list_workers(session, now)
     return {

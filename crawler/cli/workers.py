@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from crawler.cli.context import AppContext, pass_app
-from crawler.logs import setup_logging
 
 
 @click.command("worker")
@@ -53,6 +52,8 @@ def worker(
     from crawler.daemon.executors.celery import check_distributed
 
     check_distributed(settings)  # before the database is opened (or created)
+    from crawler.logs import setup_logging
+
     setup_logging(settings.logging.level, log_format or settings.logging.format)
     from crawler.daemon.worker import CrawlWorker
 
