@@ -4,8 +4,6 @@ Linux's `prctl(PR_SET_PDEATHSIG, SIGKILL)` makes the kernel kill a child when it
 *thread* exits; it is set in the child (via ctypes, no extra dependency). Where it is missing
 (other systems) the mark still lets a restarted daemon find and stop the leftovers: every crawl
 process is started with `NEWSWATCH_CRAWL_MARK=<database key>` in its environment.
-
-The same C library handle gives long-lived crawl workers `trim_heap` (glibc's `malloc_trim`).
 """
 
 from __future__ import annotations
@@ -23,8 +21,7 @@ PR_SET_PDEATHSIG = 1
 _LIBC: list[ctypes.CDLL | None] = []  # resolved once, before any fork (find_library forks)
 
 
-def libc() -> ctypes.CDLL | None:
-    """The C library (None where it cannot be loaded), resolved once per process tree."""
+def _libc() -> ctypes.CDLL | None:
     if not _LIBC:
         name = ctypes.util.find_library("c")
         handle = None
@@ -46,10 +43,10 @@ def die_with_parent(expected_parent: int | None = None) -> bool:
     `expected_parent` (e.g. from $NEWSWATCH_CRAWL_PARENT) closes the race of a parent that died
     before the call: the process was re-parented already and exits at once.
     """
-    c, ok = libc(), False
-    if c is not None:
+    libc, ok = _libc(), False
+    if libc is not None:
         with contextlib.suppress(AttributeError):
-            ok = c.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+            ok = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
     # The parent may have died before prctl took effect: then we were re-parented already.
     if expected_parent is not None and os.getppid() != expected_parent:
         os._exit(1)
@@ -74,15 +71,3 @@ def parent_from_env() -> int | None:
     """The pid of the daemon/worker that started this crawl process ($NEWSWATCH_CRAWL_PARENT)."""
     raw = os.environ.get(PARENT_ENV, "")
     return int(raw) if raw.isdigit() else None
-
-
-def trim_heap() -> None:
-    """Give the heap's free pages back to the OS (glibc `malloc_trim`; a no-op elsewhere).
-
-    glibc keeps what a process freed for reuse: after a burst of page-sized buffers (a 1 MB body,
-    its parse tree) the holes stay resident, so a long-running process' memory only grows.
-    """
-    c = libc()
-    if c is not None:
-        with contextlib.suppress(AttributeError):
-            c.malloc_trim(0)

@@ -1,12 +1,11 @@
 """What keeps a crawl process small: components it does not need are not loaded, meta-refresh
-redirects are found without decoding every page, and big worker tasks give their heap back."""
+redirects are found without decoding every page."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from scrapy.utils.test import get_crawler
 
 from crawler import settings as crawl_settings
 from crawler.middlewares import LeanMetaRefreshMiddleware
-from crawler.pipelines import workers
 
 URL = "https://news.example/story"
 REFRESH = '<html><head><meta http-equiv="refresh" content="0; url=/moved"></head></html>'
@@ -99,37 +97,3 @@ def test_crawls_load_no_remote_control_server_cookies_or_scrapy_meta_refresh() -
     assert "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware" not in middlewares
     assert "crawler.middlewares.LeanMetaRefreshMiddleware" in middlewares
     assert "scrapy.downloadermiddlewares.redirect.RedirectMiddleware" in middlewares
-
-
-def _slow(_: bytes) -> str:
-    time.sleep(workers.TRIM_AFTER_SECONDS * 1.5)
-    return "slow"
-
-
-@pytest.mark.parametrize(
-    ("func", "arg", "trimmed"),
-    [
-        (len, b"x" * 1000, False),
-        (len, b"x" * (workers.TRIM_AFTER_BYTES + 1), True),
-        (_slow, b"x", True),
-    ],
-)
-def test_a_big_or_long_worker_task_gives_its_heap_back(
-    monkeypatch: pytest.MonkeyPatch, func: Any, arg: bytes, trimmed: bool
-) -> None:
-    calls: list[int] = []
-    monkeypatch.setattr(workers, "trim_heap", lambda: calls.append(1))
-    assert workers._task(func, arg) == func(arg)
-    assert bool(calls) is trimmed
-
-
-def test_a_failing_big_task_still_gives_its_heap_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    monkeypatch.setattr(workers, "trim_heap", lambda: calls.append(1))
-
-    def fail(_: bytes) -> None:
-        raise ValueError("bad page")
-
-    with pytest.raises(ValueError, match="bad page"):
-        workers._task(fail, b"x" * (workers.TRIM_AFTER_BYTES + 1))
-    assert calls == [1]

@@ -12,7 +12,6 @@ import asyncio
 import gc
 import multiprocessing
 import os
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,15 +20,9 @@ from typing import Any
 
 from crawler.config import Settings
 from crawler.extract import extract_to_dict
-from crawler.lifetime import trim_heap
 from crawler.storage.rawhtml import compress_html
 
 _prefilter: Any = None
-# After a task over a page this big, or one that ran this long (it built big parse trees), a
-# worker gives its freed heap back to the OS: ~12 MB less at the peak for ~0.05 ms per page;
-# trimming after every task would cost ~1 ms each (the pages fault back in).
-TRIM_AFTER_BYTES = 512 * 1024
-TRIM_AFTER_SECONDS = 0.1
 
 
 class WorkerFailed(Exception):
@@ -83,17 +76,6 @@ def _kind_and_extract(body: bytes, url: str | None, encoding: str | None) -> dic
     if verdict.kind != NOT_ARTICLE:
         out["extracted"] = extract_to_dict(body, url, encoding, verdict.kind != ARTICLE)
     return out
-
-
-def _task(func: Callable[..., Any], *args: Any) -> Any:
-    """Run one task in a worker, then trim the heap if the task was a big one."""
-    started = time.perf_counter()
-    try:
-        return func(*args)
-    finally:
-        big = any(isinstance(a, bytes) and len(a) > TRIM_AFTER_BYTES for a in args)
-        if big or time.perf_counter() - started > TRIM_AFTER_SECONDS:
-            trim_heap()
 
 
 def worker_count(configured: int) -> int:
@@ -161,8 +143,8 @@ class WorkerPool:
         timeout = self.settings.crawl.extract_timeout
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] | None = None
-        try:  # submitting raises BrokenProcessPool too, when the pool broke since it was taken
-            future = loop.run_in_executor(pool, _task, func, *args)
+        try:  # submitting raises BrokenProcessPool too, for a pool that broke between two tasks
+            future = loop.run_in_executor(pool, func, *args)
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             self.recycle(pool)
